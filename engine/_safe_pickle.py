@@ -1,0 +1,145 @@
+"""Read a ``.npy`` file without ever running code that arrives inside it.
+
+HiGAN ships some boundaries as a ``.npy`` holding a *pickled* dict (an object
+array). ``np.load(..., allow_pickle=True)`` would hand that pickle to the
+standard unpickler, which calls whatever callable the file names, e.g.
+``os.system``. Here the header is parsed first; plain numeric arrays go to
+``np.load(..., allow_pickle=False)``, and object arrays go to an unpickler
+that can only build NumPy arrays, NumPy dtypes and NumPy scalars. Dicts,
+lists, tuples, strings, numbers, ``None`` and booleans need no import at all:
+pickle opcodes build them directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import pickle
+
+import numpy as np
+
+from .errors import BoundaryError
+
+__all__ = ["safe_load_npy"]
+
+
+def _multiarray():
+    # NumPy 2 moved the C core to ``numpy._core``; importing the old name
+    # there only warns, so prefer the new one and fall back for NumPy 1.
+    try:
+        return importlib.import_module("numpy._core.multiarray")
+    except ImportError:  # NumPy < 2
+        return importlib.import_module("numpy.core.multiarray")
+
+
+def _allowed() -> dict[tuple[str, str], object]:
+    ma = _multiarray()
+    # Each of these only allocates memory or parses a dtype description:
+    # ``_reconstruct(ndarray, shape, dtype)`` makes an empty array that
+    # ``ndarray.__setstate__`` then fills; ``scalar(dtype, bytes)`` makes a
+    # NumPy scalar from its raw bytes.
+    return {
+        ("numpy.core.multiarray", "_reconstruct"): ma._reconstruct,
+        ("numpy._core.multiarray", "_reconstruct"): ma._reconstruct,
+        ("numpy.core.multiarray", "scalar"): ma.scalar,
+        ("numpy._core.multiarray", "scalar"): ma.scalar,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+    }
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler whose only importable names are the ones in ``_allowed()``."""
+
+    def __init__(self, file, *, path: str):
+        # latin1 lets NumPy arrays pickled by Python 2 decode their raw
+        # bytes (NumPy's own advice); Python 3 pickles are not affected.
+        super().__init__(file, encoding="latin1")
+        self._path = path
+        self._table = _allowed()
+
+    def find_class(self, module: str, name: str):
+        try:
+            return self._table[(module, name)]
+        except KeyError:
+            raise BoundaryError(
+                f"{self._path}: refused to load: the file's pickle asks for "
+                f"'{module}.{name}', which a boundary file never needs; nothing was executed"
+            ) from None
+
+    def persistent_load(self, pid):
+        raise BoundaryError(f"{self._path}: refused to load: the file's pickle uses "
+                            "persistent references, which a boundary file never needs")
+
+
+def _read_header(fp, path: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    try:
+        version = np.lib.format.read_magic(fp)
+    except ValueError:
+        raise BoundaryError(f"{path}: not a NumPy .npy file") from None
+    try:
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(fp)
+        if version in ((2, 0), (3, 0)):
+            # 3.0 differs from 2.0 only in allowing UTF-8 in the header; it
+            # is laid out the same, and only the dtype's kind is needed here.
+            return np.lib.format.read_array_header_2_0(fp)
+    except (ValueError, EOFError, SyntaxError) as exc:
+        raise BoundaryError(f"{path}: damaged .npy header ({exc})") from None
+    raise BoundaryError(f"{path}: not a readable .npy file (unknown format version "
+                        f"{version[0]}.{version[1]})")
+
+
+def safe_load_npy(path: str | os.PathLike) -> np.ndarray | object:
+    """Load a ``.npy`` file, refusing any pickle that would import code.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.npy`` file.
+
+    Returns
+    -------
+    numpy.ndarray or object
+        A numeric array as stored; for an object array, the unpickled array,
+        or its single item when the array is 0-d (HiGAN's pickled dict).
+
+    Raises
+    ------
+    BoundaryError
+        The file is missing, truncated, not a ``.npy`` file, or its pickle
+        names anything other than NumPy array/dtype/scalar constructors. In
+        that last case nothing from the file has been called.
+    """
+    path = str(path)
+    try:
+        with open(path, "rb") as fp:
+            _shape, _fortran, dtype = _read_header(fp, path)
+            if dtype.hasobject:
+                payload = fp.read()
+    except FileNotFoundError:
+        raise BoundaryError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BoundaryError(f"{path}: is a folder, not a .npy file") from None
+    except OSError as exc:
+        raise BoundaryError(f"{path}: could not be read ({exc.strerror or exc})") from None
+
+    if not dtype.hasobject:
+        try:
+            return np.load(path, allow_pickle=False)
+        except (ValueError, EOFError, OSError) as exc:
+            raise BoundaryError(f"{path}: damaged or truncated .npy file ({exc})") from None
+
+    try:
+        obj = _RestrictedUnpickler(io.BytesIO(payload), path=path).load()
+    except BoundaryError:
+        raise
+    except Exception as exc:  # any malformed pickle: truncation, bad opcodes, bad state
+        raise BoundaryError(
+            f"{path}: damaged or truncated .npy file (its pickled data could not be read: "
+            f"{type(exc).__name__}: {exc})"
+        ) from None
+    if isinstance(obj, np.ndarray) and obj.dtype == object and obj.shape == ():
+        return obj.item()
+    return obj

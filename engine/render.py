@@ -1,0 +1,158 @@
+"""Turn a :class:`~engine.scene.Scene` into pixels.
+
+:class:`Renderer` is synchronous and keeps two caches: the loaded model (by
+path) and the mapping output of the current code, so that a slider move
+re-runs truncation, the edits and synthesis only. :class:`RenderWorker`
+(``engine.worker``) runs it on a thread; the command line and tests call it
+directly.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .device import describe, resolve_device
+from .edits import apply_edits
+from .errors import StrataError
+from .models import LoadedModel, load_generator
+from .scene import Scene
+
+__all__ = ["ModelInfo", "RenderRequest", "RenderResult", "Renderer", "to_uint8"]
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """NCHW raw output -> NHWC uint8 as HiGAN converts: ``clip((x + 1) * 127.5 + 0.5)``."""
+    x = (images.detach().float() + 1.0) * 127.5 + 0.5
+    return x.clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the window needs to know of a model (plain values, crosses threads)."""
+
+    path: str
+    name: str
+    description: str
+    fingerprint: str
+    resolution: int
+    z_dim: int
+    w_dim: int
+    num_layers: int
+    layer_resolutions: tuple[int, ...]
+    truncation_layers: int
+    default_psi: float
+    device: str
+
+    @classmethod
+    def of(cls, model: LoadedModel) -> ModelInfo:
+        g = model.generator
+        return cls(str(model.path), model.name, model.description, model.fingerprint,
+                   g.resolution, g.z_dim, g.w_dim, g.num_layers, tuple(g.layer_resolutions),
+                   g.truncation_layers, float(g.default_psi), describe(g.device))
+
+
+@dataclass(frozen=True, eq=False)
+class RenderRequest:
+    """Render ``scene`` with the model at ``model_path``; ``stamp`` orders requests."""
+
+    stamp: int
+    model_path: str
+    scene: Scene
+
+
+@dataclass(frozen=True, eq=False)
+class RenderResult:
+    """The answer to one request. ``error`` is set instead of raising."""
+
+    request: RenderRequest
+    image: np.ndarray | None = None  # uint8 HxWx3
+    wp: np.ndarray | None = None  # the edited code, float32 [1, L, w_dim]
+    seconds: float = 0.0
+    model: ModelInfo | None = None
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+class Renderer:
+    """Synchronous renderer with a model cache and a mapping cache."""
+
+    def __init__(self, device: str | torch.device | None = None):
+        self.device = resolve_device(device)
+        self._model: LoadedModel | None = None
+        self._info: ModelInfo | None = None
+        self._w_key: tuple | None = None
+        self._w: torch.Tensor | None = None
+        self.mapping_runs = 0  # counted for tests: slider moves must not re-map
+
+    @property
+    def model(self) -> LoadedModel | None:
+        return self._model
+
+    def load(self, path: str | Path) -> LoadedModel:
+        path = str(Path(path).resolve())
+        if self._model is None or str(self._model.path) != path:
+            model = load_generator(path, self.device)
+            self._model, self._info = model, ModelInfo.of(model)
+            self._w_key = self._w = None
+        return self._model
+
+    def _wp(self, scene: Scene) -> torch.Tensor:
+        g = self._model.generator
+        code = scene.code
+        if code.space == "wp":
+            if tuple(code.array.shape[1:]) != (g.num_layers, g.w_dim):
+                raise StrataError(f"the wp code has shape {list(code.array.shape)}, "
+                                  f"this model takes [1, {g.num_layers}, {g.w_dim}]")
+            # A wp code is used as given: it was truncated (or not) when it was made.
+            return torch.from_numpy(code.array.copy()).to(self.device)
+        if self._w_key != code.key():
+            if code.space == "z":
+                z = code.z(g.z_dim)
+                if z.shape[1] != g.z_dim:
+                    raise StrataError(f"the z code has {z.shape[1]} dims, this model takes {g.z_dim}")
+                w = g.mapping(torch.from_numpy(z).to(self.device))
+                self.mapping_runs += 1
+            else:
+                if code.array.shape[1] != g.w_dim:
+                    raise StrataError(f"the w code has {code.array.shape[1]} dims, this model takes {g.w_dim}")
+                w = torch.from_numpy(code.array.copy()).to(self.device)
+            self._w_key, self._w = code.key(), w
+        return g.truncate(self._w, scene.psi)
+
+    def render_scene(self, scene: Scene, model_path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels (uint8 HxWx3) and the edited wp of a scene; raises StrataError."""
+        if model_path is not None:
+            self.load(model_path)
+        if self._model is None:
+            raise StrataError("no model is open")
+        g = self._model.generator
+        with torch.inference_mode():
+            wp = self._wp(scene)
+            for e in scene.edits:
+                e.boundary.check_compatible(w_dim=g.w_dim, num_layers=g.num_layers, source=e.boundary.name)
+            wp = apply_edits(wp, scene.active_edits, truncation_psi=scene.psi,
+                             truncation_layers=g.truncation_layers)
+            image = to_uint8(g.synthesize(wp))[0]
+        return image, wp.float().cpu().numpy()
+
+    def __call__(self, request: RenderRequest) -> RenderResult:
+        """Render one request; never raises (errors come back in the result)."""
+        t0 = time.perf_counter()
+        try:
+            image, wp = self.render_scene(request.scene, request.model_path)
+            return RenderResult(request, image, wp, time.perf_counter() - t0, self._info)
+        except StrataError as exc:
+            return RenderResult(request, None, None, time.perf_counter() - t0, self._info, str(exc))
+        except Exception as exc:  # a bug, not a user's mistake: keep the detail
+            tb = traceback.format_exc(limit=3)
+            return RenderResult(request, None, None, time.perf_counter() - t0, self._info,
+                                f"internal error: {type(exc).__name__}: {exc}\n{tb}")

@@ -1,0 +1,264 @@
+"""Adversarial training of a StyleGAN generator on an image source.
+
+A plain function with ``progress`` and ``should_stop`` callbacks; ``strata
+train`` wraps it with tqdm. What lets a layer-wise hierarchy form and keeps
+training stable, as in the StyleGAN papers:
+
+- style mixing regularization: two codes, switched at a random layer, for
+  most batches, so that layers learn to act independently;
+- the non-saturating logistic loss, with lazy R1 on real images;
+- an exponential moving average of the generator's weights (the EMA is what
+  is saved and edited);
+- ``w_avg`` tracked as a running mean of mapped codes, for truncation.
+
+Checkpoints (everything needed to resume) are written atomically to the run
+folder; sample grids of a fixed set of codes are written beside them.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .atomic import atomic_write_bytes
+from .discriminator import Discriminator
+from .models import save_generator
+from .stylegan import StyleGANConfig, StyleGANGenerator
+
+__all__ = ["TrainConfig", "train", "rooms_source", "image_grid"]
+
+Progress = Callable[[float, str], None]
+ImageSource = Callable[[int, int], torch.Tensor]  # (n, seed) -> [n, 3, H, W] in [-1, 1]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    resolution: int = 64
+    z_dim: int = 128
+    w_dim: int = 128
+    mapping_layers: int = 4
+    channels: tuple[int, ...] = (128, 128, 128, 64, 32)  # 4, 8, 16, 32, 64 px
+    d_channels: tuple[int, ...] = (128, 128, 128, 64, 32)
+    batch_size: int = 32
+    total_kimg: float = 300.0  # thousands of real images shown to D
+    lr: float = 0.002
+    betas: tuple[float, float] = (0.0, 0.99)
+    r1_gamma: float = 0.2
+    r1_every: int = 16  # lazy regularization
+    mixing_prob: float = 0.9
+    ema_kimg: float = 10.0  # half-life of the weight average, in thousands of images
+    ema_rampup: float = 0.05  # half-life <= this fraction of images seen so far
+    w_avg_beta: float = 0.995
+    truncation_psi: float = 0.7
+    truncation_layers: int = 6
+    seed: int = 0
+    checkpoint_every: int = 200  # steps
+    sample_every: int = 200
+
+    def generator_config(self) -> StyleGANConfig:
+        return StyleGANConfig(
+            resolution=self.resolution, z_dim=self.z_dim, w_dim=self.w_dim,
+            mapping_layers=self.mapping_layers, mapping_hidden=self.w_dim,
+            channels=tuple(self.channels), fused=(False,) * (len(self.channels) - 1),
+            truncation_layers=self.truncation_layers, truncation_psi=self.truncation_psi)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def rooms_source(resolution: int) -> ImageSource:
+    from .rooms import sample_rooms
+
+    def source(n: int, seed: int) -> torch.Tensor:
+        return sample_rooms(n, seed, resolution=resolution)[0]
+
+    return source
+
+
+def image_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
+    """[N, 3, H, W] in [-1, 1] -> uint8 grid [rows*H, nrow*W, 3] with 2 px gaps."""
+    x = ((images.detach().float().cpu() + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8)
+    n, _, h, w = x.shape
+    rows = math.ceil(n / nrow)
+    grid = torch.full((3, rows * (h + 2) + 2, nrow * (w + 2) + 2), 255, dtype=torch.uint8)
+    for i in range(n):
+        r, c = divmod(i, nrow)
+        grid[:, 2 + r * (h + 2):2 + r * (h + 2) + h, 2 + c * (w + 2):2 + c * (w + 2) + w] = x[i]
+    return grid.permute(1, 2, 0).contiguous().numpy()
+
+
+@dataclass
+class _State:
+    G: StyleGANGenerator
+    G_ema: StyleGANGenerator
+    D: Discriminator
+    opt_G: torch.optim.Optimizer
+    opt_D: torch.optim.Optimizer
+    step: int = 0
+    nimg: int = 0
+    seconds: float = 0.0
+    log: list = field(default_factory=list)
+
+
+def _build(cfg: TrainConfig, device: torch.device) -> _State:
+    torch.manual_seed(cfg.seed)
+    G = StyleGANGenerator(cfg.generator_config()).to(device)
+    G.set_noise_mode(True)
+    d_channels = {cfg.resolution // 2**i: c for i, c in enumerate(reversed(cfg.d_channels))}
+    D = Discriminator(cfg.resolution, d_channels).to(device)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    # Lazy R1: D's Adam sees a regularization step every r1_every steps; rescale as StyleGAN2 does.
+    c = cfg.r1_every / (cfg.r1_every + 1)
+    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
+    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr * c, betas=(cfg.betas[0] ** c, cfg.betas[1] ** c))
+    return _State(G, G_ema, D, opt_G, opt_D)
+
+
+def _mixed_wp(G: StyleGANGenerator, n: int, mixing_prob: float, w_avg_beta: float | None) -> torch.Tensor:
+    dev = G.w_avg.device
+    w = G.mapping(torch.randn(n, G.z_dim, device=dev))
+    if w_avg_beta is not None:
+        with torch.no_grad():
+            G.w_avg.lerp_(w.detach().mean(0), 1 - w_avg_beta)
+    wp = w.unsqueeze(1).repeat(1, G.num_layers, 1)
+    if mixing_prob > 0:
+        w2 = G.mapping(torch.randn(n, G.z_dim, device=dev))
+        cut = torch.randint(1, G.num_layers, (n, 1, 1), device=dev)
+        mix = (torch.rand(n, 1, 1, device=dev) < mixing_prob) & (torch.arange(G.num_layers, device=dev).view(1, -1, 1) >= cut)
+        wp = torch.where(mix, w2.unsqueeze(1).expand_as(wp), wp)
+    return wp
+
+
+def _save_checkpoint(st: _State, cfg: TrainConfig, path: Path) -> None:
+    buf = io.BytesIO()
+    torch.save({
+        "config": cfg.to_dict(), "step": st.step, "nimg": st.nimg, "seconds": st.seconds, "log": st.log,
+        "G": st.G.state_dict(), "G_ema": st.G_ema.state_dict(), "D": st.D.state_dict(),
+        "opt_G": st.opt_G.state_dict(), "opt_D": st.opt_D.state_dict(),
+        "rng": torch.get_rng_state(),
+    }, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_checkpoint(st: _State, path: Path) -> None:
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    st.G.load_state_dict(ck["G"])
+    st.G_ema.load_state_dict(ck["G_ema"])
+    st.D.load_state_dict(ck["D"])
+    st.opt_G.load_state_dict(ck["opt_G"])
+    st.opt_D.load_state_dict(ck["opt_D"])
+    st.step, st.nimg, st.seconds, st.log = ck["step"], ck["nimg"], ck["seconds"], list(ck["log"])
+    torch.set_rng_state(ck["rng"])
+
+
+def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
+          source: ImageSource | None = None, device: str | torch.device = "cpu",
+          out_model: str | Path | None = None, meta: dict | None = None,
+          progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
+    """Train (or resume) until ``cfg.total_kimg`` thousand real images were shown.
+
+    Resumes from ``run_dir/checkpoint.pt`` when it exists. Returns a summary
+    dict (steps, images seen, seconds). When finished and ``out_model`` is
+    given, writes the averaged generator there in Strata's format.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device(device)
+    source = source or rooms_source(cfg.resolution)
+    st = _build(cfg, device)
+    ckpt = run_dir / "checkpoint.pt"
+    if ckpt.exists():
+        _load_checkpoint(st, ckpt)
+    (run_dir / "config.json").write_text(__import__("json").dumps(cfg.to_dict(), indent=1))
+    fixed_z = torch.randn(16, cfg.z_dim, generator=torch.Generator().manual_seed(1234)).to(device)
+    total = int(cfg.total_kimg * 1000)
+    B = cfg.batch_size
+    t_last = time.perf_counter()
+
+    def sample_grid() -> None:
+        from PIL import Image
+        with torch.no_grad():
+            st.G_ema.set_noise_mode(False)
+            img = st.G_ema.synthesize(st.G_ema.truncate(st.G_ema.mapping(fixed_z), 1.0))
+        Image.fromarray(image_grid(img, 4)).save(run_dir / f"samples_{st.nimg // 1000:06d}k.png")
+
+    while st.nimg < total:
+        if should_stop is not None and should_stop():
+            break
+        G, D = st.G, st.D
+        # Each real batch has its own seed, so a resumed run sees new rooms, not repeats.
+        real = source(B, cfg.seed * 1_000_003 + st.step).to(device)
+
+        # --- D step
+        G.requires_grad_(False); D.requires_grad_(True)
+        with torch.no_grad():
+            fake = G.synthesize(_mixed_wp(G, B, cfg.mixing_prob, None))
+        loss_D = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
+        st.opt_D.zero_grad(set_to_none=True)
+        loss_D.backward()
+        st.opt_D.step()
+        r1 = torch.zeros(())
+        if st.step % cfg.r1_every == 0:
+            real_r = real.detach().requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(real_r).sum(), real_r, create_graph=True)
+            r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+            st.opt_D.zero_grad(set_to_none=True)
+            (r1 * (cfg.r1_gamma / 2) * cfg.r1_every).backward()
+            st.opt_D.step()
+
+        # --- G step
+        G.requires_grad_(True); D.requires_grad_(False)
+        fake = G.synthesize(_mixed_wp(G, B, cfg.mixing_prob, cfg.w_avg_beta))
+        loss_G = F.softplus(-D(fake)).mean()
+        st.opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+        st.opt_G.step()
+
+        # --- EMA of the weights (buffers, w_avg among them, are copied)
+        st.nimg += B
+        st.step += 1
+        half_life = cfg.ema_kimg * 1000
+        if cfg.ema_rampup:
+            half_life = min(half_life, st.nimg * cfg.ema_rampup)
+        beta = 0.5 ** (B / max(half_life, 1e-8))
+        with torch.no_grad():
+            for p_ema, p in zip(st.G_ema.parameters(), G.parameters()):
+                p_ema.lerp_(p, 1 - beta)
+            for b_ema, b in zip(st.G_ema.buffers(), G.buffers()):
+                b_ema.copy_(b)
+
+        now = time.perf_counter()
+        st.seconds += now - t_last
+        t_last = now
+        if st.step % 10 == 0:
+            st.log.append({"step": st.step, "kimg": st.nimg / 1000, "loss_D": float(loss_D),
+                           "loss_G": float(loss_G), "r1": float(r1), "seconds": round(st.seconds, 1)})
+        if progress is not None:
+            progress(st.nimg / total, f"kimg {st.nimg / 1000:.1f}  D {float(loss_D):.3f}  G {float(loss_G):.3f}")
+        if st.step % cfg.sample_every == 0:
+            sample_grid()
+        if st.step % cfg.checkpoint_every == 0:
+            _save_checkpoint(st, cfg, ckpt)
+
+    _save_checkpoint(st, cfg, ckpt)
+    sample_grid()
+    finished = st.nimg >= total
+    if finished and out_model is not None:
+        st.G_ema.set_noise_mode(False)
+        info = {"training_kimg": st.nimg / 1000, "training_seconds": round(st.seconds),
+                "training_steps": st.step, "train_config": cfg.to_dict()}
+        save_generator(st.G_ema, out_model, meta={**info, **(meta or {})})
+    return {"finished": finished, "steps": st.step, "nimg": st.nimg, "seconds": st.seconds}

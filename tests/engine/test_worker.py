@@ -1,0 +1,95 @@
+"""The render thread: latest request wins, errors come back as results, close joins."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from engine.worker import RenderWorker
+
+
+@dataclass(frozen=True)
+class Req:
+    stamp: int
+    fail: bool = False
+
+
+@dataclass(frozen=True)
+class Res:
+    request: Req
+    error: str = ""
+
+
+def slow_render(req: Req) -> Res:
+    time.sleep(0.01)
+    if req.fail:
+        raise RuntimeError(f"boom {req.stamp}")
+    return Res(req)
+
+
+def test_latest_request_wins_and_far_fewer_renders():
+    got = []
+    w = RenderWorker(slow_render, got.append, on_error=lambda r, m: Res(r, m))
+    try:
+        for i in range(100):
+            w.submit(Req(i))
+        assert w.wait_until_idle(10)
+    finally:
+        w.close()
+    assert got[-1].request.stamp == 99
+    assert len(got) < 20, f"{len(got)} renders for 100 fast requests"
+    stamps = [r.request.stamp for r in got]
+    assert stamps == sorted(stamps)
+
+
+def test_lock_driven_renders_skip_every_replaced_request():
+    gate = threading.Event()
+    started = threading.Event()
+    seen = []
+
+    def render(req):
+        started.set()
+        gate.wait(5)
+        return Res(req)
+
+    w = RenderWorker(render, lambda r: seen.append(r.request.stamp))
+    try:
+        w.submit(Req(0))
+        assert started.wait(5)
+        for i in range(1, 50):  # all arrive while request 0 is rendering
+            w.submit(Req(i))
+        gate.set()
+        assert w.wait_until_idle(5)
+    finally:
+        w.close()
+    assert seen == [0, 49]
+
+
+def test_a_failing_render_reports_and_the_next_one_renders():
+    got = []
+    w = RenderWorker(slow_render, got.append, on_error=lambda r, m: Res(r, m))
+    try:
+        w.submit(Req(1, fail=True))
+        assert w.wait_until_idle(5)
+        w.submit(Req(2))
+        assert w.wait_until_idle(5)
+    finally:
+        w.close()
+    assert got[0].error == "RuntimeError: boom 1"
+    assert got[1].request.stamp == 2 and got[1].error == ""
+
+
+def test_close_joins_the_thread():
+    w = RenderWorker(slow_render, None)
+    w.submit(Req(1))
+    w.close()
+    assert not w.alive
+
+
+def test_synchronous_mode_renders_in_submit():
+    got = []
+    w = RenderWorker(slow_render, got.append, synchronous=True)
+    w.submit(Req(7))
+    assert [r.request.stamp for r in got] == [7] and w.idle()
+    w.close()
