@@ -1,0 +1,198 @@
+"""The ``strata`` command: the window by default, subcommands for headless work.
+
+``strata [PATH]``                 open the editor (on the bundled default, or PATH)
+``strata render ...``             render a scene to PNG, no display needed
+``strata info MODEL``             print a model's inferred configuration
+``strata train ...``              train a generator on the rooms world
+``strata --screenshot shot.png``  open the window, save a screenshot of the first frame, exit
+
+A user's mistake is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+SUBCOMMANDS = ("render", "info", "train")
+
+
+def _version() -> str:
+    from engine import __version__
+    return __version__
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="strata", description="Strata: edit GAN-synthesized scenes layer by layer, by semantic.",
+        epilog="Subcommands (no display needed): " + ", ".join(SUBCOMMANDS) + ". "
+               "See `strata render --help`.")
+    p.add_argument("path", nargs="?", help="a model (.pth), a saved scene (.png), a recipe (.json), "
+                   "or a boundary file or folder")
+    p.add_argument("--screenshot", metavar="PNG", help="save a screenshot once the first frame shows, then exit")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--version", action="version", version=f"strata {_version()}")
+    return p
+
+
+def _render_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="strata render", description="Render a scene to a PNG (with its recipe).")
+    p.add_argument("--model", "-m", help="generator file (default: the recipe's model, else the bundled one)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--seed", "-s", type=int, help="draw z from this seed (default 0)")
+    src.add_argument("--latent", help=".npy code: [1, z_dim] (z), [1, w_dim] (w) or [1, L, w_dim] "
+                     "(wp, used as given, no further truncation)")
+    src.add_argument("--recipe", help="a recipe (.json) or a PNG saved by Strata")
+    p.add_argument("--truncation", "-t", type=float, help="truncation psi (default: the model's, e.g. 0.7)")
+    p.add_argument("--boundaries", "-b", action="append", default=[],
+                   help="boundary file or folder (repeatable; default: the bundled model's)")
+    p.add_argument("--edit", "-e", action="append", default=[], metavar="NAME=STRENGTH[@FIRST-LAST]",
+                   help="move along a boundary, e.g. wood=-2.5@6-11 (layers default to the boundary's)")
+    p.add_argument("--upscale", type=int, default=1, help="save the PNG this many times larger")
+    p.add_argument("--device", default=None)
+    p.add_argument("-o", "--output", required=True, help="output PNG")
+    return p
+
+
+_EDIT = re.compile(r"^(?P<name>[^=]+)=(?P<strength>[-+]?[0-9.]+(?:[eE][-+]?\d+)?)"
+                   r"(?:@(?P<first>\d+)(?:-(?P<last>\d+))?)?$")
+
+
+def parse_edit(text: str) -> tuple[str, float, tuple[int, int] | None]:
+    m = _EDIT.match(text.strip())
+    if not m:
+        raise ValueError(f"--edit {text!r}: expected NAME=STRENGTH or NAME=STRENGTH@FIRST-LAST, e.g. wood=-2@6-11")
+    layers = None
+    if m["first"] is not None:
+        first = int(m["first"])
+        layers = (first, int(m["last"]) if m["last"] is not None else first)
+    return m["name"].strip(), float(m["strength"]), layers
+
+
+def _cmd_render(argv: list[str]) -> int:
+    import numpy as np
+
+    from assets import default_boundaries_path, default_model_path
+    from engine.atomic import atomic_write_bytes
+    from engine.boundary import load_boundaries
+    from engine.edits import Edit
+    from engine.errors import StrataError
+    from engine.render import Renderer
+    from engine.scene import Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe
+
+    from .resolve import find_model
+
+    args = _render_parser().parse_args(argv)
+    renderer = Renderer(args.device)
+    if args.recipe:
+        scene = read_recipe(args.recipe)
+        model_path = Path(args.model) if args.model else find_model(scene.model, source=args.recipe)
+    else:
+        scene = None
+        model_path = Path(args.model) if args.model else default_model_path()
+    model = renderer.load(model_path)
+    g = model.generator
+    ref = ModelRef(model.fingerprint, str(model.path), model.name)
+    if scene is None:
+        if args.latent:
+            code = load_code_npy(args.latent, z_dim=g.z_dim, w_dim=g.w_dim, num_layers=g.num_layers)
+        else:
+            code = Code.from_seed(args.seed or 0)
+        scene = Scene(model=ref, code=code, psi=g.default_psi if args.truncation is None else args.truncation)
+    else:
+        scene = scene.with_(model=ref)
+        if args.truncation is not None:
+            scene = scene.with_(psi=args.truncation)
+    if args.edit:
+        sources = args.boundaries or ([str(default_boundaries_path())] if not args.model and default_boundaries_path() else [])
+        found = {}
+        for src in sources:
+            bs, errors = load_boundaries(src)
+            for msg in errors:
+                print(f"strata: warning: {msg}", file=sys.stderr)
+            found.update({b.name: b for b in bs})
+        for e in scene.edits:
+            found.setdefault(e.boundary.name, e.boundary)
+        edits = list(scene.edits)
+        for text in args.edit:
+            name, strength, layers = parse_edit(text)
+            if name not in found:
+                known = ", ".join(sorted(found)) or "none (pass --boundaries)"
+                raise StrataError(f"--edit {text!r}: no boundary named {name!r}; known: {known}")
+            b = found[name]
+            b.check_compatible(w_dim=g.w_dim, num_layers=g.num_layers, source=b.provenance or name)
+            if layers is None:
+                layers = Edit.with_default_layers(b, strength, num_layers=g.num_layers).layers
+            if layers[1] >= g.num_layers:
+                raise StrataError(f"--edit {text!r}: layers {layers[0]}-{layers[1]} go past the model's "
+                                  f"last layer {g.num_layers - 1}")
+            edits = [e for e in edits if e.boundary.name != name] + [Edit(b, strength, layers)]
+        scene = scene.with_(edits=tuple(edits))
+    image, _ = renderer.render_scene(scene)
+    atomic_write_bytes(Path(args.output), png_bytes_with_recipe(image, scene, upscale=max(1, args.upscale)))
+    print(f"wrote {args.output} ({image.shape[1]}x{image.shape[0]}, {scene.code.describe()}, "
+          f"psi {scene.psi:g}, {len(scene.active_edits)} edit(s))")
+    return 0
+
+
+def _cmd_info(argv: list[str]) -> int:
+    from engine.device import describe
+    from engine.models import load_generator
+
+    p = argparse.ArgumentParser(prog="strata info", description="Print a model's inferred configuration.")
+    p.add_argument("model")
+    p.add_argument("--device", default=None)
+    args = p.parse_args(argv)
+    m = load_generator(args.model, args.device)
+    g = m.generator
+    c = g.config
+    res = [4 * 2**i for i in range(len(c.channels))]
+    print(f"model:        {m.path}")
+    print(f"name:         {m.name}")
+    print(f"architecture: {g.architecture}")
+    print(f"resolution:   {g.resolution}")
+    print(f"z dim:        {g.z_dim}")
+    print(f"w dim:        {g.w_dim}")
+    print(f"mapping:      {c.mapping_layers} layers")
+    print(f"layers (W+):  {g.num_layers}  (resolutions {', '.join(map(str, g.layer_resolutions))})")
+    print(f"channels:     {', '.join(f'{r}px:{ch}' for r, ch in zip(res, c.channels))}")
+    print(f"fused up:     {', '.join(f'{r}px' for r, f in zip(res[1:], c.fused) if f) or 'none'}")
+    print(f"truncation:   psi {g.default_psi:g} on layers 0-{g.truncation_layers - 1}")
+    print(f"sha256:       {m.fingerprint}")
+    print(f"device:       {describe(g.device)}")
+    return 0
+
+
+def _cmd_train(argv: list[str]) -> int:
+    from .train_cli import main as train_main
+    return train_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        from engine.errors import StrataError
+    except ImportError as exc:  # a broken install: say so plainly
+        print(f"strata: cannot start: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            cmd = {"render": _cmd_render, "info": _cmd_info, "train": _cmd_train}[argv[0]]
+            return cmd(argv[1:])
+        args = _gui_parser().parse_args(argv)
+        from .main import run_gui
+        return run_gui(path=args.path, screenshot=args.screenshot, device=args.device)
+    except StrataError as exc:
+        print(f"strata: error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as exc:
+        print(f"strata: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

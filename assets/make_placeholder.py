@@ -1,0 +1,41 @@
+"""Build the placeholder default: a small random StyleGAN and three random boundaries.
+
+Run once: ``python assets/make_placeholder.py``. The trained rooms model
+replaces it (see docs/).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine.boundary import Boundary, save_boundary
+from engine.models import load_generator, save_generator
+from engine.stylegan import StyleGANConfig, StyleGANGenerator
+
+HERE = Path(__file__).resolve().parent
+
+torch.manual_seed(0)
+cfg = StyleGANConfig(resolution=64, z_dim=64, w_dim=64, mapping_layers=4, mapping_hidden=64,
+                     channels=(64, 64, 32, 16, 8), fused=(False,) * 4, truncation_layers=6)
+g = StyleGANGenerator(cfg)
+with torch.no_grad():
+    for name, p in g.named_parameters():
+        if name.endswith("bias") and "style_mod" not in name:
+            p.normal_(0, 0.2)
+    g.truncation.w_avg.normal_(0, 0.5)
+save_generator(g, HERE / "placeholder64_generator.pth",
+               meta={"name": "Placeholder (random weights)",
+                     "description": "A random-weight StyleGAN standing in until the trained rooms model lands."})
+fp = load_generator(HERE / "placeholder64_generator.pth", "cpu").fingerprint
+out = HERE / "boundaries" / "placeholder64"
+out.mkdir(parents=True, exist_ok=True)
+rng = np.random.RandomState(0)
+for name, level, layers in [("layout", "layout", (0, 3)), ("objects", "object", (4, 5)),
+                            ("colour", "colour", (8, 9))]:
+    save_boundary(Boundary(name, rng.randn(64), level=level, layers=layers, model_fingerprint=fp,
+                           provenance="random placeholder direction"), out / f"{name}.npz")
+(HERE / "default.json").write_text(json.dumps({
+    "model": "placeholder64_generator.pth", "boundaries": "boundaries/placeholder64",
+    "title": "Placeholder model (random weights)"}, indent=1) + "\n")
