@@ -244,10 +244,10 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
         st.seconds += now - t_last
         t_last = now
         if st.step % 10 == 0:
-            st.log.append({"step": st.step, "kimg": st.nimg / 1000, "loss_D": float(loss_D),
-                           "loss_G": float(loss_G), "r1": float(r1), "seconds": round(st.seconds, 1)})
+            st.log.append({"step": st.step, "kimg": st.nimg / 1000, "loss_D": float(loss_D.detach()),
+                           "loss_G": float(loss_G.detach()), "r1": float(r1.detach()), "seconds": round(st.seconds, 1)})
         if progress is not None:
-            progress(st.nimg / total, f"kimg {st.nimg / 1000:.1f}  D {float(loss_D):.3f}  G {float(loss_G):.3f}")
+            progress(st.nimg / total, f"kimg {st.nimg / 1000:.1f}  D {float(loss_D.detach()):.3f}  G {float(loss_G.detach()):.3f}")
         if st.step % cfg.sample_every == 0:
             sample_grid()
         if st.step % cfg.checkpoint_every == 0:

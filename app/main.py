@@ -1,0 +1,61 @@
+"""Start the Qt application (imported only on the GUI path)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def run_gui(path: str | None = None, *, screenshot: str | None = None, device: str | None = None,
+            settings_file: str | None = None) -> int:
+    import os
+
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
+            and not os.environ.get("QT_QPA_PLATFORM"):
+        if not screenshot:
+            from engine.errors import StrataError
+            raise StrataError("no display found (DISPLAY is not set); use `strata render` for headless "
+                              "work, or set QT_QPA_PLATFORM=offscreen")
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    from PySide6 import QtCore, QtWidgets
+
+    import assets
+    from engine.boundary import load_boundaries
+
+    from .window import MainWindow
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("Strata")
+    app.setOrganizationName("Strata")
+    settings = None
+    if screenshot or settings_file:
+        # A scripted run must not read or change the user's window state and recent files.
+        settings = QtCore.QSettings(settings_file or str(Path(screenshot).with_suffix(".ini")),
+                                    QtCore.QSettings.IniFormat)
+    boundaries = []
+    bdir = assets.default_boundaries_path()
+    if bdir is not None and bdir.exists():
+        boundaries, _ = load_boundaries(bdir)
+    win = MainWindow(assets.default_model_path(), boundaries, title=assets.default_title(),
+                     device=device, settings=settings)
+    if screenshot:
+        win.quiet_errors = True
+        win.resize(1280, 760)
+
+        def shoot() -> None:
+            # Let the layout settle and the second request (with boundaries) land.
+            def grab() -> None:
+                win.engine.worker.wait_until_idle(30)
+                app.processEvents()
+                ok = win.grab().save(screenshot)
+                app.exit(0 if ok else 1)
+            QtCore.QTimer.singleShot(300, grab)
+
+        win.firstFrame.connect(shoot)
+        QtCore.QTimer.singleShot(120_000, lambda: app.exit(3))  # never hang a script
+    win.show()
+    if path:
+        QtCore.QTimer.singleShot(0, lambda: win.open_path(path))
+    code = app.exec()
+    win.close()
+    return code

@@ -1,0 +1,65 @@
+"""``strata train``: train a StyleGAN on the rooms world (tqdm around engine.train)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    import torch
+    from tqdm import tqdm
+
+    from engine.device import resolve_device
+    from engine.train import TrainConfig, train
+
+    p = argparse.ArgumentParser(prog="strata train", description=(
+        "Train a StyleGAN generator adversarially on the procedural rooms world. "
+        "Resumes from RUN_DIR/checkpoint.pt; Ctrl+C stops after the current step with a checkpoint."))
+    p.add_argument("run_dir", help="folder for checkpoints and sample grids (kept out of git)")
+    p.add_argument("--kimg", type=float, default=None, help="thousands of real images to show (default from config)")
+    p.add_argument("--resolution", type=int, default=64, choices=(32, 64, 128))
+    p.add_argument("--batch", type=int, default=None)
+    p.add_argument("--channels", default=None, help="generator channels per resolution from 4 px, e.g. 64,64,64,32,16")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--out", default=None, help="write the averaged generator here when finished")
+    p.add_argument("--name", default="Rooms (trained demo)")
+    p.add_argument("--device", default=None)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cfg_path = Path(args.run_dir) / "config.json"
+    if cfg_path.exists():  # a resumed run keeps its architecture
+        import json
+        cfg = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+    else:
+        cfg = TrainConfig(resolution=args.resolution, seed=args.seed)
+        if args.channels:
+            ch = tuple(int(c) for c in args.channels.split(","))
+            cfg = TrainConfig(**{**cfg.__dict__, "channels": ch, "d_channels": ch})
+    changes = {}
+    if args.kimg is not None:
+        changes["total_kimg"] = args.kimg
+    if args.batch is not None:
+        changes["batch_size"] = args.batch
+    if changes:
+        cfg = TrainConfig(**{**cfg.__dict__, **changes})
+    stop = {"flag": False}
+    signal.signal(signal.SIGINT, lambda *a: stop.update(flag=True))
+    signal.signal(signal.SIGTERM, lambda *a: stop.update(flag=True))
+    bar = tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+
+    def progress(frac: float, msg: str) -> None:
+        bar.n = int(frac * 1000)
+        bar.set_postfix_str(msg, refresh=False)
+        bar.refresh()
+
+    summary = train(args.run_dir, cfg, device=resolve_device(args.device), out_model=args.out,
+                    meta={"name": args.name, "description": "StyleGAN trained by `strata train` on the procedural rooms world"},
+                    progress=progress, should_stop=lambda: stop["flag"])
+    bar.close()
+    state = "finished" if summary["finished"] else "stopped (resume with the same command)"
+    print(f"{state}: {summary['steps']} steps, {summary['nimg'] / 1000:.1f} kimg, {summary['seconds'] / 60:.1f} min")
+    return 0

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.boundary import Boundary, save_boundary
+
+
+@pytest.fixture
+def boundary_dir(tmp_path):
+    d = tmp_path / "bounds"
+    d.mkdir()
+    rng = np.random.RandomState(1)
+    save_boundary(Boundary("wood", rng.randn(16), level="attribute", layers=(2, 5)), d / "wood.npz")
+    save_boundary(Boundary("view", rng.randn(16), level="layout", layers=(0, 1)), d / "view.npz")
+    return d
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, tiny_model, boundary_dir):
+    from PySide6 import QtCore
+
+    from app.window import MainWindow
+    from engine.boundary import load_boundaries
+
+    windows = []
+
+    def make(model=tiny_model, with_boundaries=True):
+        settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.IniFormat)
+        bs = load_boundaries(boundary_dir)[0] if with_boundaries else []
+        win = MainWindow(model, bs, device="cpu", settings=settings)
+        win.quiet_errors = True  # errors go to the status bar, no modal box in tests
+        qtbot.addWidget(win)
+        windows.append(win)
+        win.show()
+        wait_frame(qtbot, win)
+        return win
+
+    yield make
+    for w in windows:
+        w.close()
+
+
+def wait_frame(qtbot, win, timeout=10_000):
+    """Wait until the engine is idle and its last result has reached the window."""
+    def done():
+        assert win.engine.worker.idle()
+        assert win._last_ok is not None
+        assert win.engine._shown == win.engine.latest_stamp  # the newest result reached the window
+    qtbot.waitUntil(done, timeout=timeout)

@@ -1,0 +1,155 @@
+"""The main window as a person uses it: drag, see, undo, save, reopen."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtTest import QTest
+
+from .conftest_helpers import drag_slider
+from engine.scene import read_recipe
+
+from .conftest import wait_frame
+
+
+def test_opens_with_boundaries_as_rows_and_a_scene(make_window):
+    win = make_window()
+    assert win.panel.row_count() == 2
+    assert [win.panel.row(i).name for i in range(2)] == ["view", "wood"]
+    assert win.panel.row(1).layers == (2, 5)
+    img = win.view.image()
+    assert img.shape == (16, 16, 3) and img.std() > 0
+    assert "CPU" in win.status_device.text() and "ms" in win.status_time.text()
+
+
+def test_dragging_a_slider_changes_the_scene_during_the_drag_and_undo_restores_it(make_window, qtbot):
+    win = make_window()
+    before = win.view.image().copy()
+    slider = win.panel.row(1)._strength_slider
+    frames = []
+    win.engine.resultReady.connect(lambda r: frames.append(r))
+    with drag_slider(qtbot, slider) as move:
+        move(0.8)
+        # Still holding the mouse button: the scene has already changed.
+        qtbot.waitUntil(lambda: bool(frames) and frames[-1].request.scene.edits[1].strength > 1, timeout=10_000)
+        wait_frame(qtbot, win)
+        assert not np.array_equal(win.view.image(), before)
+        move(0.95)
+        qtbot.waitUntil(lambda: frames[-1].request.scene.edits[1].strength > 3.5, timeout=10_000)
+    wait_frame(qtbot, win)
+    assert win.panel.row(1).strength > 3.5
+    assert win.scene.edits[1].strength == win.panel.row(1).strength
+
+    QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)  # the whole drag is one step
+    wait_frame(qtbot, win)
+    assert win.panel.row(1).strength == 0.0
+    assert np.array_equal(win.view.image(), before)
+    QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier | QtCore.Qt.ShiftModifier)
+    wait_frame(qtbot, win)
+    assert win.panel.row(1).strength > 3.5
+
+
+def test_save_png_quit_reopen_restores_scene_and_sliders(make_window, qtbot, tmp_path):
+    win = make_window()
+    win.seed_box.set_seed(0)
+    win.seed_box.seedChanged.emit(42)
+    win.panel.row(0)._spin.setValue(-2.5)  # typed into the numeric field
+    win.panel.rowChanged.emit(1, {"strength": 1.25, "layers": (3, 4)})
+    wait_frame(qtbot, win)
+    shown = win.view.image().copy()
+    out = tmp_path / "scene.png"
+    assert win.save_png(out)
+    win.close()
+
+    win2 = make_window(with_boundaries=False)
+    assert win2.panel.row_count() == 0
+    win2.open_path(out)
+    wait_frame(qtbot, win2)
+    assert win2.panel.row_count() == 2
+    assert win2.panel.row(0).strength == -2.5
+    assert (win2.panel.row(1).strength, win2.panel.row(1).layers) == (1.25, (3, 4))
+    assert win2.seed_box.seed() == 42
+    assert np.array_equal(win2.view.image(), shown)
+    assert str(out.resolve()) in win2.recent_files()
+
+
+def test_a_bad_model_file_is_reported_and_the_edits_are_kept(make_window, qtbot, tmp_path, tiny_model):
+    win = make_window()
+    win.panel.rowChanged.emit(1, {"strength": 2.0, "layers": (2, 5)})
+    wait_frame(qtbot, win)
+    shown = win.view.image().copy()
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(tiny_model.read_bytes()[:5000])
+    win.open_path(bad)
+    wait_frame(qtbot, win)
+    msg = win.statusBar().currentMessage()
+    assert msg.startswith("Error:") and "broken.pth" in msg and "truncated or corrupt" in msg
+    assert win.state.model_path == str(tiny_model.resolve())
+    assert win.scene.edits[1].strength == 2.0 and win.panel.row(1).strength == 2.0
+    win.panel.rowChanged.emit(1, {"strength": 0.0, "layers": (2, 5)})  # still editing
+    wait_frame(qtbot, win)
+    assert not np.array_equal(win.view.image(), shown)
+
+
+def test_saving_to_a_bad_path_keeps_the_state(make_window, qtbot, tmp_path):
+    win = make_window()
+    win.panel.rowChanged.emit(0, {"strength": 1.0, "layers": (0, 1)})
+    wait_frame(qtbot, win)
+    assert not win.save_png(tmp_path / "missing_dir" / "x.png")
+    assert "missing_dir" in win.statusBar().currentMessage()
+    assert win.scene.edits[0].strength == 1.0 and win.history.can_undo()
+
+
+def test_dropping_a_boundary_file_adds_a_row(make_window, qtbot, tmp_path):
+    from engine.boundary import Boundary, save_boundary
+    win = make_window()
+    save_boundary(Boundary("lamp", np.random.RandomState(5).randn(16), level="object", layers=(2, 3)),
+                  tmp_path / "lamp.npz")
+    mime = QtCore.QMimeData()
+    mime.setUrls([QtCore.QUrl.fromLocalFile(str(tmp_path / "lamp.npz"))])
+    pos = QtCore.QPointF(win.rect().center())
+    enter = QtGui.QDragEnterEvent(pos.toPoint(), QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton,
+                                  QtCore.Qt.NoModifier)
+    QtWidgets.QApplication.sendEvent(win, enter)
+    assert enter.isAccepted()
+    drop = QtGui.QDropEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
+    QtWidgets.QApplication.sendEvent(win, drop)
+    wait_frame(qtbot, win)
+    assert [win.panel.row(i).name for i in range(win.panel.row_count())] == ["view", "wood", "lamp"]
+    QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)
+    assert win.panel.row_count() == 2
+
+
+def test_a_boundary_of_the_wrong_dimension_is_refused_with_both_dimensions(make_window, qtbot, fixtures_dir):
+    win = make_window()
+    win.open_path(fixtures_dir / "higan_boundaries" / "stylegan_bedroom" / "view_boundary.npy")
+    assert "512" in win.statusBar().currentMessage() and "16" in win.statusBar().currentMessage()
+    assert win.panel.row_count() == 2
+
+
+def test_export_and_import_wp_code(make_window, qtbot, tmp_path):
+    win = make_window()
+    win.panel.rowChanged.emit(1, {"strength": 3.0, "layers": (0, 5)})
+    wait_frame(qtbot, win)
+    shown = win.view.image().copy()
+    assert win.export_wp(tmp_path / "wp.npy")
+    assert np.load(tmp_path / "wp.npy").shape == (1, 6, 16)
+    win.reset_all()
+    wait_frame(qtbot, win)
+    win.open_path(tmp_path / "wp.npy")  # a [1, L, w_dim] .npy is taken as a code
+    wait_frame(qtbot, win)
+    assert win.scene.code.space == "wp"
+    assert np.array_equal(win.view.image(), shown)
+
+
+def test_window_state_and_recent_files_persist(make_window, qtbot, tmp_path, tiny_model):
+    win = make_window()
+    win.resize(1300, 820)
+    win.open_path(tiny_model)
+    wait_frame(qtbot, win)
+    win.close()
+    assert win.settings.value("window/geometry") is not None
+    win2 = make_window()
+    # The offscreen screen is 800 px tall: the restored window is clamped to it, but restored.
+    assert win2.size().height() >= 770
+    assert win2.recent_files()[0] == str(tiny_model.resolve())

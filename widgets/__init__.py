@@ -1,0 +1,58 @@
+"""Strata's Qt widgets.
+
+Widgets take plain values (ints, floats, tuples, str, uint8 numpy arrays)
+and emit Qt signals; none of them imports torch or the engine.
+
+Exports
+-------
+SceneView
+    The rendered scene, scaled to fit.
+SeedBox
+    Seed spin box with previous / next / random buttons.
+TruncationBox
+    Truncation psi slider.
+SemanticRow, SemanticRowHeader
+    One boundary's strength and layer range; column titles to match.
+LayerGrid
+    Painted grid of boundaries by layers.
+SemanticPanel
+    Rows beside a grid: the layer-by-semantic panel.
+LEVELS, level_color, level_name, level_text_color, normalize_level
+    Semantic levels and their colours.
+"""
+
+import os
+
+# superqt and qtawesome reach Qt through qtpy, which would take PyQt5 or
+# PyQt6 over PySide6 if one is installed too; two bindings in one process
+# do not mix. Set before the first qtpy import.
+os.environ.setdefault("QT_API", "pyside6")
+
+from .layer_grid import LayerGrid  # noqa: E402
+from .levels import (  # noqa: E402
+    LEVELS,
+    level_color,
+    level_name,
+    level_text_color,
+    normalize_level,
+)
+from .scene_view import SceneView  # noqa: E402
+from .seed_box import SeedBox  # noqa: E402
+from .semantic_panel import SemanticPanel  # noqa: E402
+from .semantic_row import SemanticRow, SemanticRowHeader  # noqa: E402
+from .truncation_box import TruncationBox  # noqa: E402
+
+__all__ = [
+    "LEVELS",
+    "LayerGrid",
+    "SceneView",
+    "SeedBox",
+    "SemanticPanel",
+    "SemanticRow",
+    "SemanticRowHeader",
+    "TruncationBox",
+    "level_color",
+    "level_name",
+    "level_text_color",
+    "normalize_level",
+]
