@@ -119,7 +119,7 @@ class Renderer:
                 z = code.z(g.z_dim)
                 if z.shape[1] != g.z_dim:
                     raise StrataError(f"the z code has {z.shape[1]} dims, this model takes {g.z_dim}")
-                w = g.mapping(torch.from_numpy(z).to(self.device))
+                w = g.mapping(torch.from_numpy(np.array(z)).to(self.device))
                 self.mapping_runs += 1
             else:
                 if code.array.shape[1] != g.w_dim:
