@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-SUBCOMMANDS = ("render", "info", "train")
+SUBCOMMANDS = ("render", "info", "train", "analyze")
 
 
 def _version() -> str:
@@ -165,6 +165,11 @@ def _cmd_info(argv: list[str]) -> int:
     return 0
 
 
+def _cmd_analyze(argv: list[str]) -> int:
+    from .analyze_cli import main as analyze_main
+    return analyze_main(argv)
+
+
 def _cmd_train(argv: list[str]) -> int:
     from .train_cli import main as train_main
     return train_main(argv)
@@ -179,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            cmd = {"render": _cmd_render, "info": _cmd_info, "train": _cmd_train}[argv[0]]
+            cmd = {"render": _cmd_render, "info": _cmd_info, "train": _cmd_train,
+                   "analyze": _cmd_analyze}[argv[0]]
             return cmd(argv[1:])
         args = _gui_parser().parse_args(argv)
         from .main import run_gui

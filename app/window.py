@@ -16,7 +16,7 @@ import qtawesome as qta
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engine.atomic import atomic_write_bytes
-from engine.boundary import Boundary, load_boundaries
+from engine.boundary import LEVELS, Boundary, load_boundaries
 from engine.edits import Edit
 from engine.errors import StrataError
 from engine.render import ModelInfo, RenderResult
@@ -293,7 +293,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def _with_boundaries(self, scene: Scene, boundaries: list[Boundary], info: ModelInfo) -> tuple[Scene, list[str]]:
         edits, msgs = list(scene.edits), []
         have = {e.boundary.fingerprint for e in edits}
-        for b in boundaries:
+        order = {lvl: i for i, lvl in enumerate(LEVELS)}  # coarse to fine, as the hierarchy reads
+        for b in sorted(boundaries, key=lambda b: (order.get(b.level, len(order)), b.name)):
             try:
                 b.check_compatible(w_dim=info.w_dim, num_layers=info.num_layers, source=b.provenance or b.name)
             except StrataError as exc:

@@ -15,7 +15,7 @@ from .conftest import wait_frame
 def test_opens_with_boundaries_as_rows_and_a_scene(make_window):
     win = make_window()
     assert win.panel.row_count() == 2
-    assert [win.panel.row(i).name for i in range(2)] == ["view", "wood"]
+    assert [win.panel.row(i).name for i in range(2)] == ["view", "wood"]  # layout before attribute
     assert win.panel.row(1).layers == (2, 5)
     img = win.view.image()
     assert img.shape == (16, 16, 3) and img.std() > 0
