@@ -281,19 +281,29 @@ def scores_of(params: RoomParams) -> dict[str, torch.Tensor]:
 # --------------------------------------------------------------------------- rendering
 
 _CEILING = 2.6          # ceiling height, metres
-_PITCH = 0.12           # camera looks down by this much, radians
-_MAX_YAW = 0.38         # radians at |view_yaw| = 1
+_PITCH = 0.12           # the camera looks down by this much, radians
+_MAX_YAW = 0.38         # camera turn at |view_yaw| = 1, radians
 _FOCAL = 1.0 / math.tan(math.radians(40.0))  # 80 degree horizontal field of view
-_CAM_Z = 0.2
+_CAM_Z = 0.2            # the camera stands just inside the front wall
+_BED_TOP = 0.52         # height of the mattress top
 
-# Box slots; the order fixes which texture a hit box gets.
+# Room surfaces hit by a ray.
+_BACK, _LEFT, _RIGHT, _FLOOR, _CEIL = 0, 1, 2, 3, 4
+
+# Box slots. A box's slot is also its material below.
 _BED, _HEADBOARD, _PILLOWS, _STAND, _SHADE, _LAMP_BASE = 0, 1, 2, 3, 4, 5
 _CLUTTER = (6, 7, 8, 9)
 _NUM_BOXES = 10
-_FLOOR_BOXES = (_BED, _STAND, *_CLUTTER)  # boxes that cast contact shadows on the floor
 
-# Room surfaces.
-_BACK, _LEFT, _RIGHT, _FLOOR, _CEIL = 0, 1, 2, 3, 4
+# Materials: per image a palette row (albedo and emission); a pixel picks one
+# and a brightness factor (wood grain, curtain folds, ...).
+(_M_WALL, _M_TRIM, _M_CEIL, _M_WOOD, _M_CARPET, _M_RUG, _M_RUG_EDGE, _M_WIN_FRAME, _M_GLASS, _M_TREES,
+ _M_CURTAIN, _M_ROD, _M_PIC_FRAME, _M_PIC_A, _M_PIC_B, _M_PIC_C, _M_BED_FRAME, _M_SHEET, _M_FOLD,
+ _M_CLOTH0, _M_CLOTH1, _M_GLOW) = range(_NUM_BOXES, _NUM_BOXES + 22)
+_NUM_MATERIALS = _NUM_BOXES + 22
+
+_LIGHT_RGB = (1.0, 0.78, 0.5)    # warm artificial light
+_DAY_RGB = (0.9, 0.96, 1.06)     # cool daylight
 
 
 def _hsv(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -306,15 +316,13 @@ def _hsv(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return torch.stack(out, dim=-1)
 
 
-def _hash01(*ints: torch.Tensor) -> torch.Tensor:
-    """A deterministic hash of integer tensors to floats in [0, 1)."""
-    h = torch.zeros((), dtype=torch.int64, device=ints[0].device)
-    for i, k in enumerate(ints):
-        h = h ^ (k.to(torch.int64) * (73856093, 19349663, 83492791, 2654435761)[i % 4])
-        h = (h ^ (h >> 13)) * 1274126177
-        h = h & 0x7FFFFFFF
-    h = h ^ (h >> 16)
-    return (h & 0xFFFF).float() / 65536.0
+def _hash01(*values: torch.Tensor) -> torch.Tensor:
+    """A cheap hash of integer-valued float tensors to [0, 1) (texture noise only)."""
+    x = None
+    for i, k in enumerate(values):
+        term = k * (12.9898, 78.233, 37.719)[i % 3]
+        x = term if x is None else x + term
+    return torch.frac(torch.sin(x).mul_(43758.5453)).abs_()
 
 
 def _lerp(a, b, t):
@@ -355,12 +363,19 @@ def render_rooms(params: RoomParams, resolution: int, *, chunk: int = 32) -> tor
     n = len(params)
     out = torch.empty(n, 3, resolution, resolution, device=params.device)
     with torch.inference_mode():
+        scene = _scene(params)
+        present = scene.pop("present")                          # [n, K]
+        # Images with the same boxes render together, so that each chunk
+        # tests only the boxes that some image of it has.
+        weights = 2 ** torch.arange(_NUM_BOXES, device=present.device)
+        order = torch.argsort((present.long() * weights).sum(1), stable=True)
         u, v = _screen(resolution, params.device)
         for start in range(0, n, chunk):
-            part = params.select(slice(start, start + chunk))
-            rgb = _render_chunk(part, u, v)  # [c, P, 3] in [0, 1]
-            out[start:start + chunk] = rgb.mul(2.0).sub(1.0).transpose(1, 2).reshape(
-                len(part), 3, resolution, resolution)
+            idx = order[start:start + chunk]
+            part = {key: value[idx] for key, value in scene.items()}
+            boxes = present[idx].any(0).nonzero()[:, 0]
+            rgb = _shade(part, u, v, boxes)  # [3, c, P] in [0, 1]
+            out[idx] = rgb.transpose(0, 1).reshape(len(idx), 3, resolution, resolution).mul(2.0).sub(1.0)
     return out
 
 
@@ -390,102 +405,89 @@ def to_uint8(images) -> np.ndarray:
     return np.clip((images + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1).copy()
 
 
-def _render_chunk(p: RoomParams, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Ray-cast one chunk of rooms; returns linear-ish RGB ``[c, P, 3]`` in [0, 1]."""
-    dev = u.device
-    c = len(p)
-    P = u.shape[0]
+def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
+    """Everything decided per image (geometry, palette, lights), batch-first.
+
+    Computed once for the whole batch so that the per-chunk shading only does
+    per-pixel work.
+    """
+    dev = p.device
+    n = len(p)
 
     def nu(name: str) -> torch.Tensor:
         return p.nuisance[:, _NU[name]]
 
-    def col(x: torch.Tensor) -> torch.Tensor:  # per-image scalar -> [c, 1]
-        return x[:, None]
+    def full(value: float) -> torch.Tensor:
+        return torch.full((n,), value, device=dev)
+
+    def rgb(*values: float) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float32, device=dev).expand(n, 3)
+
+    has = {name: getattr(p, name) > 0.5
+           for name in ("bed", "window", "lamp", "painting", "rug", "nightstand", "clutter")}
+    day = p.natural_lighting > 0.5
+    s: dict[str, torch.Tensor] = {}
 
     # ---- camera and room
     hw = 1.8 + 0.4 * nu("room_width")               # half width of the room
     depth = 4.0 + 3.0 * p.room_depth                 # z of the back wall
-    cam_x = -0.6 * p.view_yaw
-    cam_y = 1.0 + 0.8 * p.camera_height
-    cam_z = torch.full_like(cam_x, _CAM_Z)
-    cam = torch.stack([cam_x, cam_y, cam_z], dim=-1)  # [c, 3]
+    s["hw"], s["depth"] = hw, depth
+    s["cam"] = torch.stack([-0.6 * p.view_yaw, 1.0 + 0.8 * p.camera_height, full(_CAM_Z)], dim=-1)
     yaw = _MAX_YAW * p.view_yaw
+    s["cos_yaw"], s["sin_yaw"] = torch.cos(yaw), torch.sin(yaw)
 
-    y1 = v * math.cos(_PITCH) - _FOCAL * math.sin(_PITCH)
-    z1 = v * math.sin(_PITCH) + _FOCAL * math.cos(_PITCH)
-    ca, sa = col(torch.cos(yaw)), col(torch.sin(yaw))
-    dx = u * ca + z1 * sa                            # [c, P]
-    dz = z1 * ca - u * sa
-    dy = y1.expand(c, P)
-    ix, iy, iz = 1.0 / dx, 1.0 / y1, 1.0 / dz         # iy is shared by the batch: [P]
+    # ---- boxes
+    lo = torch.zeros(n, _NUM_BOXES, 3, device=dev)
+    hi = torch.zeros(n, _NUM_BOXES, 3, device=dev)
+    present = torch.zeros(n, _NUM_BOXES, dtype=torch.bool, device=dev)
 
-    # ---- room: the exit point of a ray from the (convex) box of the room
-    tx = (torch.where(dx >= 0, col(hw), -col(hw)) - col(cam_x)) * ix
-    ty = (torch.where(y1 >= 0, _CEILING, 0.0) - col(cam_y)) * iy
-    tz = col(depth - _CAM_Z) * iz
-    t = tz
-    surf = torch.zeros(c, P, dtype=torch.int64, device=dev)
-    m = tx < t
-    t = torch.where(m, tx, t)
-    surf = torch.where(m, torch.where(dx >= 0, _RIGHT, _LEFT), surf)
-    m = ty < t
-    t = torch.where(m, ty, t)
-    surf = torch.where(m, torch.where(y1 >= 0, _CEIL, _FLOOR).expand(c, P), surf)
-    t_room = t
-
-    # ---- boxes: [c, K, 3] corners
-    lo = torch.zeros(c, _NUM_BOXES, 3, device=dev)
-    hi = torch.zeros(c, _NUM_BOXES, 3, device=dev)
-    present = torch.zeros(c, _NUM_BOXES, dtype=torch.bool, device=dev)
-
-    def put(k, x0, x1, y0, y1_, z0, z1_, on):
+    def put(k, x0, x1, y0, y1, z0, z1, on):
         lo[:, k, 0], hi[:, k, 0] = x0, x1
-        lo[:, k, 1], hi[:, k, 1] = y0, y1_
-        lo[:, k, 2], hi[:, k, 2] = z0, z1_
+        lo[:, k, 1], hi[:, k, 1] = y0, y1
+        lo[:, k, 2], hi[:, k, 2] = z0, z1
         present[:, k] = on
-
-    has = {name: getattr(p, name) > 0.5 for name in ("bed", "window", "lamp", "painting", "rug", "nightstand", "clutter")}
-    day = p.natural_lighting > 0.5
-    wood = p.wood_floor > 0.5
 
     # The bed's footprint exists even without a bed, so that toggling the bed
     # leaves the nightstand, rug and painting where they were.
     bed_w = 1.4 + 0.5 * nu("bed_width")
     bed_l = 1.9 + 0.3 * nu("bed_length")
     bed_x = (2 * nu("bed_x") - 1) * torch.clamp(hw - bed_w / 2 - 0.65, min=0.0)
-    bed_top = torch.full_like(bed_w, 0.52)
     bed_z0 = depth - bed_l
     head_h = 0.9 + 0.35 * nu("headboard_height")
-    put(_BED, bed_x - bed_w / 2, bed_x + bed_w / 2, 0.0, bed_top, bed_z0, depth - 0.07, has["bed"])
+    put(_BED, bed_x - bed_w / 2, bed_x + bed_w / 2, 0.0, _BED_TOP, bed_z0, depth - 0.07, has["bed"])
     put(_HEADBOARD, bed_x - bed_w / 2 - 0.05, bed_x + bed_w / 2 + 0.05, 0.0, head_h,
         depth - 0.08, depth - 0.005, has["bed"])
-    put(_PILLOWS, bed_x - bed_w / 2 + 0.1, bed_x + bed_w / 2 - 0.1, bed_top, bed_top + 0.15,
+    put(_PILLOWS, bed_x - bed_w / 2 + 0.1, bed_x + bed_w / 2 - 0.1, _BED_TOP, _BED_TOP + 0.15,
         depth - 0.55, depth - 0.1, has["bed"])
+    s["bed_x"], s["fold_z"] = bed_x, depth - 0.75 - 0.25 * nu("sheet_fold")
 
     st_w = 0.45 + 0.15 * nu("stand_width")
     st_h = 0.5 + 0.12 * nu("stand_height")
     side = torch.where(nu("stand_side") < 0.5, -1.0, 1.0)
-    st_x = bed_x + side * (bed_w / 2 + 0.12 + st_w / 2)
-    st_x = torch.where(st_x.abs() + st_w / 2 > hw - 0.03, bed_x - side * (bed_w / 2 + 0.12 + st_w / 2), st_x)
+    offset = bed_w / 2 + 0.12 + st_w / 2
+    st_x = bed_x + side * offset
+    st_x = torch.where(st_x.abs() + st_w / 2 > hw - 0.03, bed_x - side * offset, st_x)
     put(_STAND, st_x - st_w / 2, st_x + st_w / 2, 0.0, st_h, depth - 0.45, depth - 0.02, has["nightstand"])
+    s["st_x"], s["st_h"] = st_x, st_h
 
     # Lamp: on the nightstand if there is one, else hanging from the ceiling.
     table = has["nightstand"]
     pend_x = (2 * nu("pendant_x") - 1) * (hw - 0.8)
-    pend_z = 2.2 + (depth - 3.4) * nu("pendant_z")
-    pend_y0 = _CEILING - 0.75 - 0.3 * nu("pendant_drop")
+    pend_z = 2.3 + (depth - 3.5) * nu("pendant_z")
+    pend_y0 = _CEILING - 0.8 - 0.3 * nu("pendant_drop")
     lamp_x = torch.where(table, st_x, pend_x)
     lamp_z = torch.where(table, depth - 0.24, pend_z)
-    shade_y0 = torch.where(table, st_h + 0.22, pend_y0)
-    shade_h = torch.where(table, torch.full_like(st_h, 0.26), torch.full_like(st_h, 0.22))
-    shade_r = torch.where(table, torch.full_like(st_h, 0.15), torch.full_like(st_h, 0.2))
+    shade_y0 = torch.where(table, st_h + 0.2, pend_y0)
+    shade_h = torch.where(table, 0.3, 0.2)
+    shade_r = torch.where(table, 0.17, 0.24)
     put(_SHADE, lamp_x - shade_r, lamp_x + shade_r, shade_y0, shade_y0 + shade_h,
         lamp_z - shade_r, lamp_z + shade_r, has["lamp"])
     base_y0 = torch.where(table, st_h, shade_y0 + shade_h)
-    base_y1 = torch.where(table, st_h + 0.23, torch.full_like(st_h, _CEILING))
-    base_r = torch.where(table, torch.full_like(st_h, 0.045), torch.full_like(st_h, 0.012))
+    base_y1 = torch.where(table, st_h + 0.21, full(_CEILING))
+    base_r = torch.where(table, 0.05, 0.015)
     put(_LAMP_BASE, lamp_x - base_r, lamp_x + base_r, base_y0, base_y1,
         lamp_z - base_r, lamp_z + base_r, has["lamp"])
+    s["pendant"] = ~table
 
     clutter_zmax = torch.clamp(bed_z0 - 0.3, min=1.7)
     for i, k in enumerate(_CLUTTER):
@@ -496,265 +498,344 @@ def _render_chunk(p: RoomParams, u: torch.Tensor, v: torch.Tensor) -> torch.Tens
         z = 1.35 + (clutter_zmax - 1.35) * nu(f"clutter_z{i}")
         put(k, x - sx / 2, x + sx / 2, 0.0, h, z - sz / 2, z + sz / 2, has["clutter"])
 
-    # Absent boxes move behind the camera, where no ray (all have dz > 0) meets them.
-    lo[..., 2] = torch.where(present, lo[..., 2], -10.0)
-    hi[..., 2] = torch.where(present, hi[..., 2], -9.0)
+    # Absent boxes move far beyond the back wall, where the wall hides them.
+    lo[..., 2] = torch.where(present, lo[..., 2], 1000.0)
+    hi[..., 2] = torch.where(present, hi[..., 2], 1001.0)
+    s["lo"], s["hi"], s["present"] = lo, hi, present
 
-    # ---- slab test of every ray against every box: [c, K, P]
-    o_lo = lo - cam[:, None, :]
-    o_hi = hi - cam[:, None, :]
-    inv = (ix[:, None, :], iy[None, None, :], iz[:, None, :])
-    t_near = t_far = None
-    for a in range(3):
-        ta = o_lo[:, :, a, None] * inv[a]
-        tb = o_hi[:, :, a, None] * inv[a]
-        t0 = torch.minimum(ta, tb)
-        t1 = torch.maximum(ta, tb)
-        t_near = t0 if t_near is None else torch.maximum(t_near, t0)
-        t_far = t1 if t_far is None else torch.minimum(t_far, t1)
-    miss = (t_near > t_far) | (t_near <= 0)
-    t_box_all = t_near.masked_fill_(miss, float("inf"))
-    t_box, k_box = t_box_all.min(dim=1)                 # [c, P]
-    on_box = t_box < t_room
-    t_hit = torch.where(on_box, t_box, t_room)
-    px = col(cam_x) + t_hit * dx
-    py = col(cam_y) + t_hit * dy
-    pz = col(cam_z) + t_hit * dz
+    cloth = []
+    for i in range(2):
+        size = 0.3 + 0.25 * nu(f"cloth_s{i}")
+        x = bed_x + (nu(f"cloth_x{i}") - 0.5) * (bed_w - size - 0.1)
+        z = bed_z0 + 0.2 + size / 2 + (depth - 1.1 - bed_z0 - size) * nu(f"cloth_z{i}")
+        cloth.append(torch.stack([x, z, size / 2, 0.7 * size / 2], dim=-1))
+    s["cloth"] = torch.stack(cloth, dim=1)          # [n, 2, (x, z, half x, half z)]
+    s["clutter"] = has["clutter"]
 
-    # Face of the box that was hit: the axis whose near/far plane is closest.
-    idx = k_box[..., None].expand(c, P, 3)
-    blo = torch.gather(lo, 1, idx)
-    bhi = torch.gather(hi, 1, idx)
-    pt = torch.stack([px, py, pz], dim=-1)
-    d_lo = (pt - blo).abs_()
-    d_hi = (pt - bhi).abs_()
-    face_axis = torch.minimum(d_lo, d_hi).argmin(dim=-1)
-    face_sign = torch.where(torch.gather(d_lo < d_hi, 2, face_axis[..., None])[..., 0], -1.0, 1.0)
-
-    # ---- normals
-    room_normals = torch.tensor([[0, 0, -1], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0]],
-                                dtype=torch.float32, device=dev)
-    normal = room_normals[surf]
-    box_normal = torch.nn.functional.one_hot(face_axis, 3).float() * face_sign[..., None]
-    normal = torch.where(on_box[..., None], box_normal, normal)
-
-    # ---- room albedo
-    wall_rgb = _hsv(_lerp(25.0, 215.0, p.wall_hue) / 360.0,
-                    0.04 + 0.56 * p.wall_saturation,
-                    0.45 + 0.5 * p.wall_brightness)                 # [c, 3]
-    is_wall = surf <= _RIGHT
-    albedo = wall_rgb[:, None, :].expand(c, P, 3).clone()
-    trim = is_wall & ((py < 0.1) | (py > _CEILING - 0.06))
-    albedo = torch.where(trim[..., None], albedo.new_tensor([0.9, 0.88, 0.84]), albedo)
-    albedo = torch.where((surf == _CEIL)[..., None], albedo.new_tensor([0.92, 0.91, 0.89]), albedo)
-    emission = torch.zeros(c, P, 3, device=dev)
-
-    # Floor: wooden planks running towards the back wall, or carpet.
-    seed = (nu("texture_seed") * 100000).long()[:, None]
-    plank_w = 0.16 + 0.1 * nu("plank_width")
-    plank_l = 1.2 + 1.0 * nu("plank_length")
-    fx = (px + col(hw)) / col(plank_w)
-    plank = torch.floor(fx)
-    shift = _hash01(plank.long(), seed)
-    fz = pz / col(plank_l) + shift
-    row = torch.floor(fz)
-    tone = _hash01(plank.long(), row.long(), seed)
-    seam = ((fx - plank) < 0.07) | ((fz - row) < 0.025)
-    grain = 1.0 + 0.07 * torch.sin(px * 55.0 + 3.0 * torch.sin(pz * 3.0 + tone * 6.0) + tone * 20.0)
-    wood_rgb = _hsv(0.06 + 0.03 * nu("wood_hue"), torch.full_like(hw, 0.62), 0.32 + 0.45 * nu("wood_tone"))
-    wood_shade = (0.78 + 0.35 * tone) * grain * torch.where(seam, 0.55, 1.0)
-    wood_alb = wood_rgb[:, None, :] * wood_shade[..., None]
-    carpet_rgb = _hsv(nu("carpet_hue"), 0.05 + 0.2 * nu("carpet_sat"), 0.4 + 0.35 * nu("carpet_val"))
-    speck = _hash01(torch.floor(px * 30).long(), torch.floor(pz * 30).long(), seed)
-    carpet_alb = carpet_rgb[:, None, :] * (0.93 + 0.12 * speck)[..., None]
-    floor_alb = torch.where(wood[:, None, None], wood_alb, carpet_alb)
-
-    # Rug at the foot of the bed.
+    # ---- floor and rug
+    s["wood"] = p.wood_floor > 0.5
+    s["plank_w"] = 0.16 + 0.1 * nu("plank_width")
+    s["plank_l"] = 1.2 + 1.0 * nu("plank_length")
+    s["seed"] = torch.floor(nu("texture_seed") * 1000)
     rug_w = torch.minimum(1.4 + 0.9 * nu("rug_width"), 2 * hw - 0.4)
-    rug_x = torch.clamp(bed_x + (nu("rug_x") - 0.5) * 0.6, -hw + rug_w / 2 + 0.1, hw - rug_w / 2 - 0.1)
-    rug_z1 = bed_z0 + 0.8
-    rug_z0 = bed_z0 - 0.8 - 0.6 * nu("rug_length")
-    rx = (px - col(rug_x)).abs() - col(rug_w / 2)
-    rz = torch.maximum(col(rug_z0) - pz, pz - col(rug_z1))
-    rug_d = torch.maximum(rx, rz)                       # < 0 inside the rug
-    in_rug = (rug_d < 0) & col(has["rug"])
-    rug_main = _hsv(nu("rug_hue"), torch.full_like(hw, 0.55), 0.4 + 0.35 * nu("rug_val"))
-    rug_edge = _hsv(nu("rug_hue2"), torch.full_like(hw, 0.45), 0.3 + 0.5 * nu("rug_val"))
-    stripe = (torch.remainder(pz * 3.0, 1.0) < 0.22) & (rug_d < -0.28)
-    rug_alb = torch.where(((rug_d > -0.14) | stripe)[..., None], rug_edge[:, None, :], rug_main[:, None, :])
-    floor_alb = torch.where(in_rug[..., None], rug_alb, floor_alb)
-    albedo = torch.where((surf == _FLOOR)[..., None], floor_alb, albedo)
+    s["rug_x"] = torch.clamp(bed_x + (nu("rug_x") - 0.5) * 0.6, -hw + rug_w / 2 + 0.1, hw - rug_w / 2 - 0.1)
+    s["rug_hw"] = torch.where(has["rug"], rug_w / 2, -1.0)
+    s["rug_z0"] = bed_z0 - 0.8 - 0.6 * nu("rug_length")
+    s["rug_z1"] = bed_z0 + 0.8
 
-    # Window and painting: rectangles on a wall. The back wall holds one of
-    # them; the other goes on the side wall the camera turns towards.
+    # ---- window and painting: rectangles on a wall. The back wall holds one
+    # of them; the other goes on the side wall the camera turns towards.
     side_wall = torch.where(p.view_yaw >= 0, _RIGHT, _LEFT)
     window_back = nu("window_side") < 0.5
-    win_wall = torch.where(window_back, _BACK, side_wall)
-    pic_wall = torch.where(window_back, side_wall, _BACK)
     side_z_lo = torch.clamp(0.55 * depth, min=2.7)
-
-    def wall_coord(wall):  # horizontal coordinate along the given wall
-        return torch.where(col(wall == _BACK), px, pz)
-
     ww = 0.8 + 0.5 * nu("window_width")
     wh = 0.75 + 0.35 * nu("window_height")
     back_s = (2 * nu("window_pos") - 1) * (hw - ww / 2 - 0.45)
     s_lo, s_hi = side_z_lo + ww / 2 + 0.3, depth - ww / 2 - 0.4
     side_s = s_lo + torch.clamp(s_hi - s_lo, min=0.0) * nu("window_pos")
     win_s = torch.where(window_back, back_s, side_s)
-    win_y0 = torch.where(window_back, torch.clamp(head_h + 0.12, min=1.15), torch.full_like(wh, 0.95))
-    win_y0 = torch.minimum(win_y0, _CEILING - 0.2 - wh)
-    ws = wall_coord(win_wall) - col(win_s)
-    on_win_wall = (surf == col(win_wall)) & col(has["window"])
-    wy = py - col(win_y0)
-    in_win = on_win_wall & (ws.abs() < col(ww / 2)) & (wy > 0) & (wy < col(wh))
-    frame_w = 0.055
-    glass = in_win & (ws.abs() < col(ww / 2 - frame_w)) & (wy > frame_w) & (wy < col(wh - frame_w)) \
-        & (ws.abs() > 0.022) & ((wy - col(0.62 * wh)).abs() > 0.022)
-    albedo = torch.where(in_win[..., None], albedo.new_tensor([0.9, 0.9, 0.88]), albedo)
-    fy = torch.clamp(wy / col(wh), 0.0, 1.0)[..., None]
-    sky = _lerp(emission.new_tensor([1.25, 1.3, 1.3]), emission.new_tensor([0.55, 0.78, 1.2]), fy)
-    trees = (fy[..., 0] < 0.16 + 0.07 * torch.sin(ws * 23.0) * torch.sin(ws * 7.0 + 1.0))
-    sky = torch.where(trees[..., None], emission.new_tensor([0.25, 0.42, 0.2]), sky)
-    night = _lerp(emission.new_tensor([0.05, 0.06, 0.12]), emission.new_tensor([0.02, 0.025, 0.07]), fy)
-    glass_rgb = torch.where(day[:, None, None], sky, night)
-    albedo = torch.where(glass[..., None], 0.0, albedo)
-    emission = torch.where(glass[..., None], glass_rgb, emission)
-    # Curtains hang either side of the window, from a rod above it.
-    cw = 0.28
-    rod_y = col(win_y0 + wh + 0.14)
-    curtain = on_win_wall & (ws.abs() > col(ww / 2 - 0.06)) & (ws.abs() < col(ww / 2 + cw)) \
-        & (py < rod_y) & (py > col(torch.clamp(win_y0 - 0.45, min=0.12)))
-    folds = 1.0 + 0.16 * torch.sin(ws * 70.0)
-    curtain_rgb = _hsv(nu("curtain_hue"), torch.full_like(hw, 0.45), 0.45 + 0.45 * nu("curtain_val"))
-    albedo = torch.where(curtain[..., None], curtain_rgb[:, None, :] * folds[..., None], albedo)
-    rod = on_win_wall & ((py - rod_y).abs() < 0.02) & (ws.abs() < col(ww / 2 + cw + 0.06))
-    albedo = torch.where(rod[..., None], albedo.new_tensor([0.12, 0.1, 0.09]), albedo)
+    win_y0 = torch.where(window_back, torch.clamp(head_h + 0.12, min=1.15), 0.95)
+    win_y0 = torch.minimum(win_y0, _CEILING - 0.3 - wh)
+    s["win_wall"] = torch.where(has["window"], torch.where(window_back, _BACK, side_wall), -1)
+    s["win_s"], s["win_y0"], s["win_hw"], s["win_h"] = win_s, win_y0, ww / 2, wh
 
     pw = 0.5 + 0.45 * nu("painting_width")
     ph = 0.4 + 0.3 * nu("painting_height")
-    pic_back_s = torch.clamp(bed_x + (nu("painting_pos") - 0.5) * 0.5, -hw + pw / 2 + 0.2, hw - pw / 2 - 0.2)
-    ps_lo, ps_hi = side_z_lo + pw / 2, depth - pw / 2 - 0.3
-    pic_side_s = ps_lo + torch.clamp(ps_hi - ps_lo, min=0.0) * nu("painting_pos")
-    pic_s = torch.where(pic_wall == _BACK, pic_back_s, pic_side_s)
-    pic_y0 = torch.where(pic_wall == _BACK, torch.clamp(head_h + 0.18, min=1.25), torch.full_like(ph, 1.15))
-    pic_y0 = torch.minimum(pic_y0, _CEILING - 0.15 - ph)
-    qs = wall_coord(pic_wall) - col(pic_s)
-    qy = py - col(pic_y0)
-    in_pic = (surf == col(pic_wall)) & col(has["painting"]) & (qs.abs() < col(pw / 2)) & (qy > 0) & (qy < col(ph))
-    fr = 0.045
-    canvas = in_pic & (qs.abs() < col(pw / 2 - fr)) & (qy > fr) & (qy < col(ph - fr))
-    frame_rgb = _lerp(albedo.new_tensor([0.1, 0.08, 0.06]), albedo.new_tensor([0.75, 0.6, 0.3]), nu("painting_frame")[:, None])
-    ca_rgb = _hsv(nu("painting_hue_a"), torch.full_like(hw, 0.5), torch.full_like(hw, 0.85))
-    cb_rgb = _hsv(nu("painting_hue_b"), torch.full_like(hw, 0.7), torch.full_like(hw, 0.55))
-    cc_rgb = _hsv(nu("painting_hue_c"), torch.full_like(hw, 0.85), torch.full_like(hw, 0.9))
-    qv = qy / col(ph)
-    qu = qs / col(pw) + 0.5
-    lower = qv < col(0.3 + 0.35 * nu("painting_split")) + 0.06 * torch.sin(qu * 9.0)
-    disc = (qu - col(0.25 + 0.5 * nu("painting_disc"))) ** 2 + (qv - 0.72) ** 2 < 0.018
-    pic_rgb = torch.where(lower[..., None], cb_rgb[:, None, :], ca_rgb[:, None, :])
-    pic_rgb = torch.where(disc[..., None], cc_rgb[:, None, :], pic_rgb)
-    albedo = torch.where(in_pic[..., None], frame_rgb[:, None, :], albedo)
-    albedo = torch.where(canvas[..., None], pic_rgb, albedo)
+    back_s = torch.clamp(bed_x + (nu("painting_pos") - 0.5) * 0.5, -hw + pw / 2 + 0.2, hw - pw / 2 - 0.2)
+    s_lo, s_hi = side_z_lo + pw / 2, depth - pw / 2 - 0.3
+    side_s = s_lo + torch.clamp(s_hi - s_lo, min=0.0) * nu("painting_pos")
+    pic_back = ~window_back
+    pic_y0 = torch.where(pic_back, torch.clamp(head_h + 0.18, min=1.25), 1.15)
+    s["pic_wall"] = torch.where(has["painting"], torch.where(pic_back, _BACK, side_wall), -1)
+    s["pic_s"], s["pic_y0"] = torch.where(pic_back, back_s, side_s), torch.minimum(pic_y0, _CEILING - 0.15 - ph)
+    s["pic_hw"], s["pic_h"] = pw / 2, ph
+    s["pic_split"] = 0.3 + 0.35 * nu("painting_split")
+    s["pic_disc"] = 0.25 + 0.5 * nu("painting_disc")
 
-    # ---- box albedo
+    # ---- palette
     frame_tone = nu("frame_tone")
-    frame_rgb = _hsv(torch.full_like(hw, 0.07), 0.35 + 0.25 * frame_tone, 0.25 + 0.55 * frame_tone)
-    fabric_rgb = _hsv(nu("headboard_fabric"), torch.full_like(hw, 0.15), torch.full_like(hw, 0.55))
-    head_rgb = torch.where(col(nu("headboard_fabric") < 0.5), frame_rgb, fabric_rgb)
-    bedding_rgb = _hsv(p.bedding_hue * (240.0 / 360.0), torch.full_like(hw, 0.55), torch.full_like(hw, 0.82))
-    pillow_rgb = _lerp(albedo.new_tensor([0.95, 0.95, 0.93]), albedo.new_tensor([0.9, 0.85, 0.72]), nu("pillow_tone")[:, None])
-    stand_rgb = _hsv(torch.full_like(hw, 0.07), torch.full_like(hw, 0.45), 0.3 + 0.4 * nu("stand_width"))
-    shade_rgb = _lerp(albedo.new_tensor([0.95, 0.92, 0.85]), albedo.new_tensor([0.85, 0.75, 0.55]), nu("shade_tone")[:, None])
-    box_rgb = torch.zeros(c, _NUM_BOXES, 3, device=dev)
-    box_rgb[:, _BED] = bedding_rgb
-    box_rgb[:, _HEADBOARD] = head_rgb
-    box_rgb[:, _PILLOWS] = pillow_rgb
-    box_rgb[:, _STAND] = stand_rgb
-    box_rgb[:, _SHADE] = shade_rgb
-    box_rgb[:, _LAMP_BASE] = albedo.new_tensor([0.15, 0.14, 0.13])
-    for i, k in enumerate(_CLUTTER):
-        box_rgb[:, k] = _hsv(nu(f"clutter_hue{i}"), torch.full_like(hw, 0.7), 0.55 + 0.35 * nu(f"clutter_h{i}"))
-    b_alb = torch.gather(box_rgb, 1, idx)
+    frame_rgb = _hsv(full(0.07), 0.35 + 0.25 * frame_tone, 0.25 + 0.55 * frame_tone)
+    bedding_rgb = _hsv(p.bedding_hue * (240.0 / 360.0), full(0.55), full(0.82))
+    pillow_rgb = _lerp(rgb(0.95, 0.95, 0.93), rgb(0.9, 0.85, 0.72), nu("pillow_tone")[:, None])
+    shade_rgb = torch.where(table[:, None],
+                            _lerp(rgb(0.95, 0.92, 0.85), rgb(0.85, 0.72, 0.5), nu("shade_tone")[:, None]),
+                            _lerp(rgb(0.12, 0.12, 0.13), rgb(0.15, 0.3, 0.25), nu("shade_tone")[:, None]))
+    albedo = {
+        _BED: bedding_rgb,
+        _HEADBOARD: torch.where(nu("headboard_fabric")[:, None] < 0.5, frame_rgb,
+                                _hsv(nu("headboard_fabric"), full(0.15), full(0.55))),
+        _PILLOWS: pillow_rgb,
+        _STAND: _hsv(full(0.07), full(0.45), 0.3 + 0.4 * nu("stand_width")),
+        _SHADE: shade_rgb,
+        _LAMP_BASE: rgb(0.15, 0.14, 0.13),
+        **{k: _hsv(nu(f"clutter_hue{i}"), full(0.7), 0.55 + 0.35 * nu(f"clutter_h{i}"))
+           for i, k in enumerate(_CLUTTER)},
+        _M_WALL: _hsv(_lerp(25.0, 215.0, p.wall_hue) / 360.0,
+                      0.04 + 0.56 * p.wall_saturation,
+                      0.45 + 0.5 * p.wall_brightness),
+        _M_TRIM: rgb(0.9, 0.88, 0.84),
+        _M_CEIL: rgb(0.92, 0.91, 0.89),
+        _M_WOOD: _hsv(0.06 + 0.03 * nu("wood_hue"), full(0.62), 0.32 + 0.45 * nu("wood_tone")),
+        _M_CARPET: _hsv(nu("carpet_hue"), 0.05 + 0.2 * nu("carpet_sat"), 0.4 + 0.35 * nu("carpet_val")),
+        _M_RUG: _hsv(nu("rug_hue"), full(0.55), 0.4 + 0.35 * nu("rug_val")),
+        _M_RUG_EDGE: _hsv(nu("rug_hue2"), full(0.45), 0.3 + 0.5 * nu("rug_val")),
+        _M_WIN_FRAME: rgb(0.9, 0.9, 0.88),
+        _M_GLASS: rgb(0.0, 0.0, 0.0),
+        _M_TREES: rgb(0.0, 0.0, 0.0),
+        _M_CURTAIN: _hsv(nu("curtain_hue"), full(0.45), 0.45 + 0.45 * nu("curtain_val")),
+        _M_ROD: rgb(0.12, 0.1, 0.09),
+        _M_PIC_FRAME: _lerp(rgb(0.1, 0.08, 0.06), rgb(0.75, 0.6, 0.3), nu("painting_frame")[:, None]),
+        _M_PIC_A: _hsv(nu("painting_hue_a"), full(0.5), full(0.85)),
+        _M_PIC_B: _hsv(nu("painting_hue_b"), full(0.7), full(0.55)),
+        _M_PIC_C: _hsv(nu("painting_hue_c"), full(0.85), full(0.9)),
+        _M_BED_FRAME: frame_rgb,
+        _M_SHEET: pillow_rgb,
+        _M_FOLD: bedding_rgb * 0.8 + 0.2,
+        _M_CLOTH0: _hsv(nu("cloth_hue0"), full(0.75), full(0.8)),
+        _M_CLOTH1: _hsv(nu("cloth_hue1"), full(0.75), full(0.8)),
+        _M_GLOW: shade_rgb,
+    }
+    s["albedo"] = torch.stack([albedo[m].expand(n, 3) for m in range(_NUM_MATERIALS)], dim=1)  # [n, M, 3]
+    emission = torch.zeros(n, _NUM_MATERIALS, 3, device=dev)
+    indoor = p.indoor_lighting
+    glow = (1.15 * indoor)[:, None] * rgb(*_LIGHT_RGB)
+    emission[:, _SHADE] = torch.where(table[:, None], glow, 0.0)   # a table lamp's shade glows all over
+    emission[:, _M_GLOW] = glow                                     # a pendant glows from below
+    emission[:, _M_GLASS] = torch.where(day[:, None], rgb(0.85, 1.0, 1.25), rgb(0.04, 0.05, 0.11))
+    emission[:, _M_TREES] = torch.where(day[:, None], rgb(0.25, 0.42, 0.2), rgb(0.03, 0.04, 0.08))
+    s["emission"] = emission
 
+    # ---- lights
+    sun = day.float()
+    warm = rgb(1.0, 0.86, 0.7)
+    s["ambient"] = (0.3 + 0.25 * indoor + 0.55 * sun)[:, None] * _lerp(warm, rgb(*_DAY_RGB), 0.8 * sun[:, None])
+    lamp = has["lamp"]
+    s["lamp_pos"] = torch.stack([torch.where(lamp, lamp_x, 0.0),
+                                 torch.where(lamp, shade_y0 + 0.4 * shade_h, _CEILING - 0.1),
+                                 torch.where(lamp, lamp_z, 0.55 * depth)], dim=-1)
+    s["lamp_power"] = indoor * torch.where(lamp, 1.8, 1.4)
+    s["lamp_radius2"] = torch.where(lamp, 1.6, 2.6) ** 2
+    win_x = torch.where(window_back, win_s, torch.where(side_wall == _RIGHT, hw - 0.4, -hw + 0.4))
+    s["win_pos"] = torch.stack([win_x, win_y0 + wh / 2, torch.where(window_back, depth - 0.4, win_s)], dim=-1)
+    s["win_power"] = 1.5 * sun * has["window"].float()
+    s["win_radius2"] = full(6.25)
+    return s
+
+
+def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
+    """Ray-cast one chunk of rooms; returns RGB ``[3, c, P]`` in [0, 1].
+
+    ``boxes`` lists the box slots present in at least one image of the chunk;
+    only those are tested. Per-pixel quantities are ``[c, P]``; a pixel's
+    material is a uint8 index into its image's palette.
+    """
+    dev = u.device
+    c = s["hw"].shape[0]
+    P = u.shape[0]
+
+    def col(x: torch.Tensor) -> torch.Tensor:      # [c] -> [c, 1]
+        return x[:, None]
+
+    # ---- rays
+    cam = s["cam"]
+    cam_x, cam_y, cam_z = col(cam[:, 0]), col(cam[:, 1]), col(cam[:, 2])
+    y1 = v * math.cos(_PITCH) - _FOCAL * math.sin(_PITCH)
+    z1 = v * math.sin(_PITCH) + _FOCAL * math.cos(_PITCH)
+    ca, sa = col(s["cos_yaw"]), col(s["sin_yaw"])
+    dx = u * ca + z1 * sa                            # [c, P]
+    dz = z1 * ca - u * sa
+    dy = y1                                          # the pitch is fixed, so dy is shared: [P]
+    ix, iy, iz = 1.0 / dx, 1.0 / dy, 1.0 / dz
+
+    # ---- room: the ray's exit point from the (convex) box of the room
+    hw, depth = col(s["hw"]), col(s["depth"])
+    right = dx >= 0
+    up = dy >= 0
+    tx = (torch.where(right, hw, -hw) - cam_x) * ix
+    ty = (torch.where(up, _CEILING, 0.0) - cam_y) * iy
+    t = (depth - cam_z) * iz
+    surf = torch.full((c, P), _BACK, dtype=torch.uint8, device=dev)
+    m = tx < t
+    t = torch.where(m, tx, t)
+    surf = torch.where(m, torch.where(right, _RIGHT, _LEFT).to(torch.uint8), surf)
+    m = ty < t
+    t = torch.where(m, ty, t)
+    surf = torch.where(m, torch.where(up, _CEIL, _FLOOR).to(torch.uint8), surf)
+
+    # ---- slab test of every ray against every box: [c, K, P]
+    # Every box lies beyond the camera in z and every ray has dz > 0, so the
+    # z slab is entered at lo and left at hi, and t_near > 0 always.
+    if len(boxes):
+        lo, hi = s["lo"][:, boxes], s["hi"][:, boxes]
+        o_lo = lo - cam[:, None, :]
+        o_hi = hi - cam[:, None, :]
+        t_near = o_lo[:, :, 2, None] * iz[:, None, :]
+        t_far = o_hi[:, :, 2, None] * iz[:, None, :]
+        for a, inv in ((0, ix[:, None, :]), (1, iy)):
+            ta = o_lo[:, :, a, None] * inv
+            tb = o_hi[:, :, a, None] * inv
+            torch.maximum(t_near, torch.minimum(ta, tb), out=t_near)
+            torch.minimum(t_far, torch.maximum(ta, tb, out=ta), out=t_far)
+        t_box, k_local = t_near.masked_fill_(t_near > t_far, float("inf")).min(dim=1)   # [c, P]
+        on_box = t_box < t
+        t = torch.where(on_box, t_box, t)
+        k_box = boxes[k_local]
+    else:
+        on_box = torch.zeros(c, P, dtype=torch.bool, device=dev)
+        k_box = torch.zeros(c, P, dtype=torch.int64, device=dev)
+    px = cam_x + t * dx
+    py = cam_y + t * dy
+    pz = cam_z + t * dz
+
+    # Face of the hit box: the axis whose near or far plane is closest.
+    if len(boxes):
+        flat = k_local + torch.arange(c, device=dev)[:, None] * len(boxes)
+        d_lo, d_hi = [], []
+        for a, pa in enumerate((px, py, pz)):
+            d_lo.append((pa - lo[:, :, a].reshape(-1).take(flat)).abs_())
+            d_hi.append((pa - hi[:, :, a].reshape(-1).take(flat)).abs_())
+        near = [torch.minimum(dl, dh) for dl, dh in zip(d_lo, d_hi)]
+        face_x = (near[0] <= near[1]) & (near[0] <= near[2])
+        top = ~face_x & (near[1] <= near[2]) & on_box
+        face_z = ~face_x & ~top
+        nx = torch.where(on_box & face_x, torch.where(d_lo[0] < d_hi[0], -1.0, 1.0), 0.0)
+        ny = torch.where(top, torch.where(d_lo[1] < d_hi[1], -1.0, 1.0), 0.0)
+        nz = torch.where(on_box & face_z, torch.where(d_lo[2] < d_hi[2], -1.0, 1.0), 0.0)
+    else:
+        nx = ny = nz = torch.zeros(c, P, device=dev)
+        top = on_box
+    room = ~on_box
+    nx = torch.where(room & (surf == _LEFT), 1.0, torch.where(room & (surf == _RIGHT), -1.0, nx))
+    ny = torch.where(room & (surf == _FLOOR), 1.0, torch.where(room & (surf == _CEIL), -1.0, ny))
+    nz = torch.where(room & (surf == _BACK), -1.0, nz)
+
+    # ---- materials of the room's surfaces
+    u8 = torch.uint8
+    mat = torch.where(surf == _CEIL, _M_CEIL, _M_WALL).to(u8)
+    mat = torch.where((surf <= _RIGHT) & ((py < 0.1) | (py > _CEILING - 0.06)), _M_TRIM, mat).to(u8)
+    factor = torch.ones(c, P, device=dev)
+
+    # Floor: wooden planks running towards the back wall, or carpet.
+    floor = surf == _FLOOR
+    seed = col(s["seed"])
+    fx = (px + hw) / col(s["plank_w"])
+    plank = torch.floor(fx)
+    fz = pz / col(s["plank_l"]) + _hash01(plank, seed)
+    row = torch.floor(fz)
+    tone = _hash01(plank, row, seed)
+    seam = ((fx - plank) < 0.07) | ((fz - row) < 0.025)
+    grain = 1.0 + 0.07 * torch.sin(px * 55.0 + pz * 2.0 + tone * 20.0)
+    wood_shade = (0.78 + 0.35 * tone) * grain * torch.where(seam, 0.55, 1.0)
+    speck = 0.93 + 0.12 * _hash01(torch.floor(px * 30), torch.floor(pz * 30), seed)
+    wood = col(s["wood"])
+    mat = torch.where(floor, torch.where(wood, _M_WOOD, _M_CARPET).to(u8), mat)
+    factor = torch.where(floor, torch.where(wood, wood_shade, speck), factor)
+    # Rug at the foot of the bed (rug_hw < 0 when there is none).
+    rug_d = torch.maximum((px - col(s["rug_x"])).abs() - col(s["rug_hw"]),
+                          torch.maximum(col(s["rug_z0"]) - pz, pz - col(s["rug_z1"])))  # < 0 inside
+    in_rug = floor & (rug_d < 0)
+    stripe = (torch.frac(pz * 3.0) < 0.22) & (rug_d < -0.28)
+    mat = torch.where(in_rug, torch.where((rug_d > -0.14) | stripe, _M_RUG_EDGE, _M_RUG).to(u8), mat)
+    factor = torch.where(in_rug, 1.0, factor)
+
+    # Window with frame, mullions and curtains on a rod.
+    win_wall = col(s["win_wall"])
+    on_wall = surf == win_wall
+    ws = torch.where(win_wall == _BACK, px, pz) - col(s["win_s"])
+    wsa = ws.abs()
+    wy = py - col(s["win_y0"])
+    win_hw, win_h = col(s["win_hw"]), col(s["win_h"])
+    in_win = on_wall & (wsa < win_hw) & (wy > 0) & (wy < win_h)
+    frame_w = 0.055
+    glass = in_win & (wsa < win_hw - frame_w) & (wy > frame_w) & (wy < win_h - frame_w) \
+        & (wsa > 0.022) & ((wy - 0.62 * win_h).abs() > 0.022)
+    fy = wy / win_h
+    bumps = (torch.frac(ws * 3.1) - 0.5).abs() * 0.2 + (torch.frac(ws * 7.3) - 0.5).abs() * 0.1
+    trees = fy < 0.08 + bumps
+    mat = torch.where(in_win, torch.where(glass, torch.where(trees, _M_TREES, _M_GLASS), _M_WIN_FRAME).to(u8), mat)
+    factor = torch.where(glass & ~trees, 1.1 - 0.3 * fy, factor)
+    rod_y = col(s["win_y0"]) + win_h + 0.14
+    curtain = on_wall & (wsa > win_hw - 0.06) & (wsa < win_hw + 0.28) \
+        & (py < rod_y) & (py > torch.clamp(col(s["win_y0"]) - 0.45, min=0.12))
+    mat = torch.where(curtain, _M_CURTAIN, mat).to(u8)
+    factor = torch.where(curtain, 0.84 + 0.64 * (torch.frac(ws * 11.0) - 0.5).abs(), factor)
+    rod = on_wall & ((py - rod_y).abs() < 0.02) & (wsa < win_hw + 0.34)
+    mat = torch.where(rod, _M_ROD, mat).to(u8)
+
+    # Painting: a frame around two fields of colour and a disc.
+    pic_wall = col(s["pic_wall"])
+    qs = torch.where(pic_wall == _BACK, px, pz) - col(s["pic_s"])
+    qsa = qs.abs()
+    qy = py - col(s["pic_y0"])
+    pic_hw, pic_h = col(s["pic_hw"]), col(s["pic_h"])
+    in_pic = (surf == pic_wall) & (qsa < pic_hw) & (qy > 0) & (qy < pic_h)
+    fr = 0.045
+    canvas = in_pic & (qsa < pic_hw - fr) & (qy > fr) & (qy < pic_h - fr)
+    qv = qy / pic_h
+    qu = qs / (2 * pic_hw) + 0.5
+    lower = qv < col(s["pic_split"]) + 0.15 * (qu - 0.5)
+    disc = (qu - col(s["pic_disc"])) ** 2 + (qv - 0.72) ** 2 < 0.018
+    pic = torch.where(disc, _M_PIC_C, torch.where(lower, _M_PIC_B, _M_PIC_A)).to(u8)
+    mat = torch.where(in_pic, torch.where(canvas, pic, _M_PIC_FRAME).to(u8), mat)
+
+    # ---- materials of boxes: the slot, with details on the bed, pillows, nightstand, lamp
+    box_mat = k_box.to(u8)
     is_bed = on_box & (k_box == _BED)
-    top = face_axis == 1
-    frame_part = is_bed & ~top & (py < 0.27)
-    b_alb = torch.where(frame_part[..., None], frame_rgb[:, None, :], b_alb)
-    fold_z = col(depth - 0.75 - 0.25 * nu("sheet_fold"))
-    sheet = is_bed & top & (pz > fold_z)
-    fold = is_bed & top & (pz > fold_z - 0.16) & (pz <= fold_z)
-    b_alb = torch.where(sheet[..., None], pillow_rgb[:, None, :], b_alb)
-    b_alb = torch.where(fold[..., None], bedding_rgb[:, None, :] * 0.8 + 0.2, b_alb)
-    # Clothes lying on the bed when the room is cluttered.
-    for i in range(2):
-        cs = 0.3 + 0.25 * nu(f"cloth_s{i}")
-        cxp = bed_x + (nu(f"cloth_x{i}") - 0.5) * (bed_w - cs - 0.1)
-        czp = bed_z0 + 0.2 + cs / 2 + (depth - 1.1 - bed_z0 - cs) * nu(f"cloth_z{i}")
-        cloth = is_bed & top & col(has["clutter"]) & ((px - col(cxp)).abs() < col(cs / 2)) \
-            & ((pz - col(czp)).abs() < col(cs / 2 * 0.7))
-        cloth_rgb = _hsv(nu(f"cloth_hue{i}"), torch.full_like(hw, 0.75), torch.full_like(hw, 0.8))
-        b_alb = torch.where(cloth[..., None], cloth_rgb[:, None, :], b_alb)
-    gap = on_box & (k_box == _PILLOWS) & ((px - col(bed_x)).abs() < 0.03)
-    b_alb = torch.where(gap[..., None], b_alb * 0.6, b_alb)
-    stand_hit = on_box & (k_box == _STAND)
-    drawer = stand_hit & ~top & ((py - col(st_h - 0.2)).abs() < 0.015)
-    knob = stand_hit & ~top & ((py - col(st_h - 0.1)).abs() < 0.025) & ((px - col(st_x)).abs() < 0.03)
-    b_alb = torch.where((drawer | knob)[..., None], b_alb * 0.45, b_alb)
-    albedo = torch.where(on_box[..., None], b_alb, albedo)
-
-    light_rgb = emission.new_tensor([1.0, 0.78, 0.5])
-    glow = on_box & (k_box == _SHADE)
-    emission = torch.where(on_box[..., None], 0.0, emission)
-    emission = torch.where(glow[..., None], (1.15 * p.indoor_lighting)[:, None, None] * light_rgb, emission)
+    bed_top = is_bed & top
+    fold_z = col(s["fold_z"])
+    box_mat = torch.where(is_bed & ~top & (py < 0.27), _M_BED_FRAME, box_mat).to(u8)
+    box_mat = torch.where(bed_top & (pz > fold_z - 0.16),
+                          torch.where(pz > fold_z, _M_SHEET, _M_FOLD).to(u8), box_mat)
+    cloth = s["cloth"]
+    for i, m in enumerate((_M_CLOTH0, _M_CLOTH1)):
+        on_cloth = bed_top & col(s["clutter"]) & ((px - col(cloth[:, i, 0])).abs() < col(cloth[:, i, 2])) \
+            & ((pz - col(cloth[:, i, 1])).abs() < col(cloth[:, i, 3]))
+        box_mat = torch.where(on_cloth, m, box_mat).to(u8)
+    box_mat = torch.where(on_box & (k_box == _SHADE) & col(s["pendant"]) & (ny < -0.5), _M_GLOW, box_mat).to(u8)
+    stand = on_box & (k_box == _STAND) & ~top
+    st_h = col(s["st_h"])
+    dark = (on_box & (k_box == _PILLOWS) & ((px - col(s["bed_x"])).abs() < 0.03)) \
+        | (stand & ((py - (st_h - 0.2)).abs() < 0.015)) \
+        | (stand & ((py - (st_h - 0.1)).abs() < 0.025) & ((px - col(s["st_x"])).abs() < 0.03))
+    mat = torch.where(on_box, box_mat, mat)
+    factor = torch.where(on_box, torch.where(dark, 0.5, 1.0), factor)
 
     # ---- lighting
-    indoor = p.indoor_lighting
-    sun = day.float()
-    warm = emission.new_tensor([1.0, 0.86, 0.7])
-    cool = emission.new_tensor([0.9, 0.96, 1.06])
-    ambient = (0.3 + 0.25 * col(indoor) + 0.55 * col(sun))[..., None] * _lerp(warm, cool, col(sun)[..., None] * 0.8)
-    ambient = ambient * (0.93 + 0.07 * normal[..., 1:2])
-
-    # Ambient occlusion towards the room's edges.
-    dist = torch.stack([col(depth) - pz, px + col(hw), col(hw) - px, py, _CEILING - py], dim=-1)
-    dist = dist.scatter(-1, surf[..., None], 1e3)
-    edge = dist.amin(dim=-1)
+    # Ambient occlusion towards the room's edges (a surface's own plane is at ~0).
+    edge = None
+    for d in (depth - pz, px + hw, hw - px, py, _CEILING - py):
+        d = torch.where(d > 1e-3, d, 1e3)
+        edge = d if edge is None else torch.minimum(edge, d)
     occl = 1.0 - 0.35 * torch.exp(-edge / 0.3)
-    # Contact shadows on the floor around objects standing on it.
-    fb = list(_FLOOR_BOXES)
-    sx = torch.maximum(lo[:, fb, 0, None] - px[:, None], px[:, None] - hi[:, fb, 0, None]).clamp_(min=0)
-    sz = torch.maximum(lo[:, fb, 2, None] - pz[:, None], pz[:, None] - hi[:, fb, 2, None]).clamp_(min=0)
+    # Contact shadows on the floor around the bed and the nightstand.
+    fb = [_BED, _STAND]
+    lo_all, hi_all = s["lo"], s["hi"]
+    sx = torch.maximum(lo_all[:, fb, 0, None] - px[:, None], px[:, None] - hi_all[:, fb, 0, None]).clamp_(min=0)
+    sz = torch.maximum(lo_all[:, fb, 2, None] - pz[:, None], pz[:, None] - hi_all[:, fb, 2, None]).clamp_(min=0)
     near2 = (sx * sx + sz * sz).amin(dim=1)
-    contact = 1.0 - 0.55 * torch.exp(-near2 / 0.02)
-    floor_like = (surf == _FLOOR) & ~on_box
-    occl = torch.where(on_box, 1.0, occl)
-    occl = torch.where(floor_like, occl * contact, occl)
+    occl = torch.where(room & floor, occl * (1.0 - 0.55 * torch.exp(-near2 / 0.02)), occl)
+    occl = torch.where(on_box, 1.0, occl) * (0.93 + 0.07 * ny)
 
-    def point_light(pos, power, radius):
-        lx = col(pos[0]) - px
-        ly = col(pos[1]) - py
-        lz = col(pos[2]) - pz
+    def point_light(pos, power, radius2):
+        lx = col(pos[:, 0]) - px
+        ly = col(pos[:, 1]) - py
+        lz = col(pos[:, 2]) - pz
         d2 = lx * lx + ly * ly + lz * lz
-        cos = (normal[..., 0] * lx + normal[..., 1] * ly + normal[..., 2] * lz) * torch.rsqrt(d2 + 1e-6)
-        return col(power) * cos.clamp_(min=0) / (1.0 + d2 / radius ** 2)
+        cos = (nx * lx + ny * ly + nz * lz) * torch.rsqrt(d2 + 1e-6)
+        return col(power) * cos.clamp_(min=0) / (1.0 + d2 / col(radius2))
 
-    lamp_on = has["lamp"].float()
-    light_pos = (torch.where(has["lamp"], lamp_x, torch.zeros_like(lamp_x)),
-                 torch.where(has["lamp"], shade_y0 + shade_h * 0.4, torch.full_like(lamp_x, _CEILING - 0.1)),
-                 torch.where(has["lamp"], lamp_z, 0.55 * depth))
-    power = indoor * (1.4 + 0.4 * lamp_on)
-    e_lamp = point_light(light_pos, power, torch.where(has["lamp"], 1.6, 2.6)[:, None])
-    win_c = win_y0 + wh / 2
-    win_pos = (torch.where(window_back, win_s, torch.where(side_wall == _RIGHT, hw - 0.4, -hw + 0.4)),
-               win_c,
-               torch.where(window_back, depth - 0.4, win_s))
-    e_win = point_light(win_pos, 1.5 * sun * has["window"].float(), 2.5)
-    light = ambient * occl[..., None] + e_lamp[..., None] * light_rgb + e_win[..., None] * cool
-    rgb = albedo * light + emission
+    e_lamp = point_light(s["lamp_pos"], s["lamp_power"], s["lamp_radius2"])
+    e_win = point_light(s["win_pos"], s["win_power"], s["win_radius2"])
 
+    # ---- look up the palette and light it
+    M = _NUM_MATERIALS
+    index = mat.long() + torch.arange(c, device=dev)[:, None] * M
+    albedo = s["albedo"].permute(2, 0, 1).reshape(3, c * M)[:, index]      # [3, c, P]
+    emission = s["emission"].permute(2, 0, 1).reshape(3, c * M)[:, index]
+    light = s["ambient"].T[:, :, None] * occl \
+        + torch.tensor(_LIGHT_RGB, device=dev).view(3, 1, 1) * e_lamp \
+        + torch.tensor(_DAY_RGB, device=dev).view(3, 1, 1) * e_win
+    out = (albedo * light + emission) * factor
     # A soft shoulder instead of a hard clip, and a faint vignette.
-    rgb = rgb / (1.0 + 0.25 * rgb) * 1.25
-    vig = 1.0 - 0.18 * (u * u + v * v)
-    rgb = rgb * vig[None, :, None]
-    return rgb.clamp_(0.0, 1.0)
+    out = out / (1.0 + 0.25 * out) * (1.25 * (1.0 - 0.18 * (u * u + v * v)))
+    return out.clamp_(0.0, 1.0)
