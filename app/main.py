@@ -30,8 +30,9 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
     settings = None
     if screenshot or settings_file:
         # A scripted run must not read or change the user's window state and recent files.
-        settings = QtCore.QSettings(settings_file or str(Path(screenshot).with_suffix(".ini")),
-                                    QtCore.QSettings.IniFormat)
+        import tempfile
+        settings_file = settings_file or str(Path(tempfile.mkdtemp(prefix="strata-")) / "settings.ini")
+        settings = QtCore.QSettings(settings_file, QtCore.QSettings.IniFormat)
     boundaries = []
     bdir = assets.default_boundaries_path()
     if bdir is not None and bdir.exists():
