@@ -12,13 +12,16 @@ from PySide6.QtCore import QObject, Signal
 
 from engine.render import Renderer, RenderRequest, RenderResult
 from engine.scene import Scene
+from engine.strip import StripRequest, StripResult, render_strip
 from engine.worker import RenderWorker
 
 
 class EngineAdapter(QObject):
     resultReady = Signal(object)  # RenderResult, already filtered for staleness
+    stripReady = Signal(object)  # StripResult
 
     _rawResult = Signal(object)
+    _rawStrip = Signal(object)
 
     def __init__(self, device: str | None = None, parent: QObject | None = None):
         super().__init__(parent)
@@ -28,6 +31,32 @@ class EngineAdapter(QObject):
         self._rawResult.connect(self._deliver)  # queued: emitted on the worker thread
         self._worker = RenderWorker(self.renderer, self._rawResult.emit,
                                     on_error=lambda req, msg: RenderResult(req, error=msg))
+        # Strips render on their own thread and renderer, so they never delay a slider frame.
+        self._strip_renderer = Renderer(device)
+        self._strip_stamp = 0
+        self._rawStrip.connect(self._deliver_strip)
+        self._strip_worker = RenderWorker(self._render_strip, self._rawStrip.emit,
+                                          on_error=lambda req, msg: StripResult(req, error=msg),
+                                          name="strata-strip")
+
+    def _render_strip(self, req: StripRequest) -> StripResult:
+        import time
+        t0 = time.perf_counter()
+        images = render_strip(self._strip_renderer, req.scene, req.row, req.strengths, req.model_path)
+        return StripResult(req, images, time.perf_counter() - t0)
+
+    def request_strip(self, model_path: str, scene: Scene, row: int, strengths) -> int:
+        self._strip_stamp += 1
+        self._strip_worker.submit(StripRequest(self._strip_stamp, str(model_path), scene, row, tuple(strengths)))
+        return self._strip_stamp
+
+    @property
+    def strip_worker(self) -> RenderWorker:
+        return self._strip_worker
+
+    def _deliver_strip(self, result: StripResult) -> None:
+        if result.request.stamp == self._strip_stamp:
+            self.stripReady.emit(result)
 
     @property
     def worker(self) -> RenderWorker:
@@ -51,3 +80,4 @@ class EngineAdapter(QObject):
 
     def close(self) -> None:
         self._worker.close()
+        self._strip_worker.close()

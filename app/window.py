@@ -22,7 +22,8 @@ from engine.errors import StrataError
 from engine.render import ModelInfo, RenderResult
 from engine.scene import (Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe,
                           save_wp_npy, write_recipe_json)
-from widgets import SceneView, SeedBox, SemanticPanel, TruncationBox
+from engine.strip import DEFAULT_STRENGTHS, StripResult, save_strip
+from widgets import PreviewStrip, SceneView, SeedBox, SemanticPanel, TruncationBox
 
 from .engine_adapter import EngineAdapter
 from .history import History
@@ -92,9 +93,17 @@ class MainWindow(QtWidgets.QMainWindow):
         lv.addWidget(self.view, 1)
         lv.addLayout(controls)
 
+        self.strip = PreviewStrip()
+        right = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        right.addWidget(self.panel)
+        right.addWidget(self.strip)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 0)
+        right.setObjectName("rightSplitter")
+
         split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         split.addWidget(left)
-        split.addWidget(self.panel)
+        split.addWidget(right)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 4)
         split.setObjectName("mainSplitter")
@@ -109,6 +118,14 @@ class MainWindow(QtWidgets.QMainWindow):
         self.psi_box.psiChanged.connect(self._on_psi)
         self.panel.rowChanged.connect(self._on_row_changed)
         self.panel.rowReset.connect(self._on_row_reset)
+        self.panel.rowSelected.connect(lambda i: self._schedule_strip(0))
+        self.strip.strengthPicked.connect(self._on_strip_pick)
+        self.strip.exportRequested.connect(self.export_strip_dialog)
+        self.engine.stripReady.connect(self._on_strip)
+        # A strip costs several frames: refresh it once the hand rests, not on every move.
+        self._strip_timer = QtCore.QTimer(self)
+        self._strip_timer.setSingleShot(True)
+        self._strip_timer.timeout.connect(self._request_strip)
 
     def _build_actions(self) -> None:
         menu = self.menuBar()
@@ -168,6 +185,60 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _request(self) -> None:
         self.engine.request(self.state.model_path, self.scene)
+        self._schedule_strip()
+
+    # ------------------------------------------------------------------ preview strip
+
+    def _schedule_strip(self, delay_ms: int = 300) -> None:
+        if self.panel.selected_row() is not None:
+            self._strip_timer.start(delay_ms)
+
+    def _request_strip(self) -> None:
+        row = self.panel.selected_row()
+        if row is None or row >= len(self.scene.edits) or self._info is None:
+            return
+        self.strip.set_title(f"Preview: {self.scene.edits[row].boundary.name} at strengths "
+                             f"{DEFAULT_STRENGTHS[0]:+g} … {DEFAULT_STRENGTHS[-1]:+g}")
+        self.engine.request_strip(self.state.model_path, self.scene, row, DEFAULT_STRENGTHS)
+
+    def _on_strip(self, result: StripResult) -> None:
+        if result.error:
+            self.statusBar().showMessage(f"Preview failed: {result.error.splitlines()[0]}", 8000)
+            return
+        self._strip_result = result
+        self.strip.set_images(list(result.images), result.request.strengths)
+        row = result.request.row
+        if row < len(self.scene.edits):
+            self.strip.set_current(self.scene.edits[row].strength)
+
+    def _on_strip_pick(self, strength: float) -> None:
+        row = self.panel.selected_row()
+        if row is None or row >= len(self.scene.edits):
+            return
+        self._set_scene(self.scene.with_edit(row, strength=strength))
+        self._sync_widgets()
+        self.strip.set_current(strength)
+
+    def export_strip(self, path: str | Path) -> bool:
+        res = getattr(self, "_strip_result", None)
+        if res is None or res.images is None:
+            self._show_error("no preview strip yet: select a row first")
+            return False
+        try:
+            save_strip(res.images, res.request.strengths, path)
+        except StrataError as exc:
+            self._show_error(str(exc))
+            return False
+        self.statusBar().showMessage(f"Exported {path}", 5000)
+        return True
+
+    def export_strip_dialog(self, kind: str = "png") -> None:
+        filt = "Animated GIF (*.gif)" if kind == "gif" else "PNG image (*.png)"
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export preview strip", self._last_dir(), filt)
+        if path:
+            if not path.lower().endswith("." + kind):
+                path += "." + kind
+            self.export_strip(path)
 
     def _sync_undo_actions(self) -> None:
         self.undo_action.setEnabled(self.history.can_undo())

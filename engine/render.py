@@ -105,7 +105,7 @@ class Renderer:
             self._w_key = self._w = None
         return self._model
 
-    def _wp(self, scene: Scene) -> torch.Tensor:
+    def base_wp(self, scene: Scene) -> torch.Tensor:
         g = self._model.generator
         code = scene.code
         if code.space == "wp":
@@ -136,7 +136,7 @@ class Renderer:
             raise StrataError("no model is open")
         g = self._model.generator
         with torch.inference_mode():
-            wp = self._wp(scene)
+            wp = self.base_wp(scene)
             for e in scene.edits:
                 e.boundary.check_compatible(w_dim=g.w_dim, num_layers=g.num_layers, source=e.boundary.name)
             wp = apply_edits(wp, scene.active_edits, truncation_psi=scene.psi,

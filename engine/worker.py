@@ -17,6 +17,8 @@ import time
 import traceback
 from typing import Callable, Generic, TypeVar
 
+from .errors import StrataError
+
 __all__ = ["RenderWorker"]
 
 Req = TypeVar("Req")
@@ -76,7 +78,7 @@ class RenderWorker(Generic[Req, Res]):
         try:
             return self._render(request)
         except Exception as exc:
-            msg = f"{type(exc).__name__}: {exc}"
+            msg = str(exc) if isinstance(exc, StrataError) else f"{type(exc).__name__}: {exc}"
             if self._on_error is None:
                 traceback.print_exc()
                 raise

@@ -17,6 +17,8 @@ LayerGrid
     Painted grid of boundaries by layers.
 SemanticPanel
     Rows beside a grid: the layer-by-semantic panel.
+PreviewStrip
+    Thumbnails of the selected row at several strengths.
 LEVELS, level_color, level_name, level_text_color, normalize_level
     Semantic levels and their colours.
 """
@@ -36,6 +38,7 @@ from .levels import (  # noqa: E402
     level_text_color,
     normalize_level,
 )
+from .preview_strip import PreviewStrip  # noqa: E402
 from .scene_view import SceneView  # noqa: E402
 from .seed_box import SeedBox  # noqa: E402
 from .semantic_panel import SemanticPanel  # noqa: E402
@@ -45,6 +48,7 @@ from .truncation_box import TruncationBox  # noqa: E402
 __all__ = [
     "LEVELS",
     "LayerGrid",
+    "PreviewStrip",
     "SceneView",
     "SeedBox",
     "SemanticPanel",

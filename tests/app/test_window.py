@@ -153,3 +153,23 @@ def test_window_state_and_recent_files_persist(make_window, qtbot, tmp_path, tin
     # The offscreen screen is 800 px tall: the restored window is clamped to it, but restored.
     assert win2.size().height() >= 770
     assert win2.recent_files()[0] == str(tiny_model.resolve())
+
+
+def test_preview_strip_for_the_selected_row(make_window, qtbot, tmp_path):
+    win = make_window()
+    win.panel.set_selected_row(1)
+    win.panel.rowSelected.emit(1)
+    qtbot.waitUntil(lambda: len(win.strip.images()) == 7, timeout=10_000)
+    imgs = win.strip.images()
+    assert win.strip.strengths() == [-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0]
+    assert np.array_equal(imgs[3], win.view.image())  # strength 0 is the scene as it is
+    assert not np.array_equal(imgs[0], imgs[6])
+    # Clicking a thumbnail sets the row's strength, and the scene follows.
+    QTest.mouseClick(win.strip.thumb(5), QtCore.Qt.LeftButton)
+    wait_frame(qtbot, win)
+    assert win.panel.row(1).strength == 2.0 and win.scene.edits[1].strength == 2.0
+    assert np.array_equal(win.view.image(), imgs[5])
+    assert win.export_strip(tmp_path / "strip.png") and win.export_strip(tmp_path / "strip.gif")
+    from PIL import Image
+    gif = Image.open(tmp_path / "strip.gif")
+    assert gif.n_frames == 12 and Image.open(tmp_path / "strip.png").width > 7 * 100
