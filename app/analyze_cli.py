@@ -180,6 +180,7 @@ def _print_summary(summary: dict) -> None:
         print(f"{r['name']:<{width}}  {r['declared_level']:<9} {found:<9} {layers:<7} {acc:<9} {ds}"
               + (f"  ({r['note']})" if r["note"] else ""))
     s = summary["seconds"]
+    rate = summary["images_per_second"]
     print(f"{summary['n']} samples, {summary['m']} for rescoring on {summary['device']}: "
-          f"{s['total']:.1f} s ({summary['images_per_second']:.0f} images/s)")
+          f"{s['total']:.1f} s" + (f" ({rate:.0f} images/s)" if rate > 0 else " (all reused)"))
     print(f"library: {summary['library']} (hierarchy.md, hierarchy.png)")

@@ -16,7 +16,7 @@ import re
 import sys
 from pathlib import Path
 
-SUBCOMMANDS = ("render", "info", "train", "analyze")
+SUBCOMMANDS = ("render", "info", "train", "analyze", "evaluate")
 
 
 def _version() -> str:
@@ -170,6 +170,11 @@ def _cmd_analyze(argv: list[str]) -> int:
     return analyze_main(argv)
 
 
+def _cmd_evaluate(argv: list[str]) -> int:
+    from .evaluate_cli import main as evaluate_main
+    return evaluate_main(argv)
+
+
 def _cmd_train(argv: list[str]) -> int:
     from .train_cli import main as train_main
     return train_main(argv)
@@ -185,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             cmd = {"render": _cmd_render, "info": _cmd_info, "train": _cmd_train,
-                   "analyze": _cmd_analyze}[argv[0]]
+                   "analyze": _cmd_analyze, "evaluate": _cmd_evaluate}[argv[0]]
             return cmd(argv[1:])
         args = _gui_parser().parse_args(argv)
         from .main import run_gui
