@@ -27,7 +27,17 @@ def main(argv: list[str]) -> int:
     p.add_argument("--name", default="Rooms (trained demo)")
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--export", metavar="PTH", default=None,
+                   help="write the averaged generator of the latest checkpoint to PTH and exit")
     args = p.parse_args(argv)
+    meta = {"name": args.name, "description": "StyleGAN trained by `strata train` on the procedural rooms world"}
+    if args.export:
+        from engine.train import export_checkpoint
+        info = export_checkpoint(args.run_dir, args.export, meta=meta)
+        print(f"wrote {args.export}: {info['training_kimg']:.1f} kimg, {info['training_steps']} steps, "
+              f"{info['training_seconds'] / 60:.1f} min of training")
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg_path = Path(args.run_dir) / "config.json"
@@ -44,6 +54,8 @@ def main(argv: list[str]) -> int:
         changes["total_kimg"] = args.kimg
     if args.batch is not None:
         changes["batch_size"] = args.batch
+    if args.lr is not None:
+        changes["lr"] = args.lr
     if changes:
         cfg = TrainConfig(**{**cfg.__dict__, **changes})
     stop = {"flag": False}
@@ -57,7 +69,7 @@ def main(argv: list[str]) -> int:
         bar.refresh()
 
     summary = train(args.run_dir, cfg, device=resolve_device(args.device), out_model=args.out,
-                    meta={"name": args.name, "description": "StyleGAN trained by `strata train` on the procedural rooms world"},
+                    meta=meta,
                     progress=progress, should_stop=lambda: stop["flag"])
     bar.close()
     state = "finished" if summary["finished"] else "stopped (resume with the same command)"

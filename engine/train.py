@@ -164,6 +164,19 @@ def _load_checkpoint(st: _State, path: Path) -> None:
     torch.set_rng_state(ck["rng"])
 
 
+def export_checkpoint(run_dir: str | Path, out_model: str | Path, *, meta: dict | None = None) -> dict:
+    """Write the averaged generator of a run's latest checkpoint in Strata's format."""
+    ck = torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
+    cfg = TrainConfig.from_dict(ck["config"])
+    G = StyleGANGenerator(cfg.generator_config())
+    G.load_state_dict(ck["G_ema"])
+    G.set_noise_mode(False)
+    info = {"training_kimg": ck["nimg"] / 1000, "training_seconds": round(ck["seconds"]),
+            "training_steps": ck["step"], "train_config": cfg.to_dict()}
+    save_generator(G, out_model, meta={**info, **(meta or {})})
+    return info
+
+
 def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
           source: ImageSource | None = None, device: str | torch.device = "cpu",
           out_model: str | Path | None = None, meta: dict | None = None,
