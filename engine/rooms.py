@@ -18,7 +18,7 @@ Layout (continuous)
     ``camera_height`` in [0, 1]: eye height 1.0 m (0) to 1.8 m (1). A higher
     camera moves the back wall's floor line (and the whole back wall) down the
     image and shows more floor.
-    ``room_depth`` in [0, 1]: distance to the back wall, 4 m (0) to 7 m (1).
+    ``room_depth`` in [0, 1]: distance to the back wall, 4.5 m (0) to 7.5 m (1).
     A deeper room makes the back wall smaller.
 Objects (binary, 0 or 1, each present with probability 0.5)
     ``bed``: a double bed against the back wall (frame, duvet, pillows,
@@ -50,12 +50,13 @@ Images are float32 ``[n, 3, H, W]`` in [-1, 1] (the GAN convention).
 
 Exports: :data:`SEMANTICS`, :class:`SemanticSpec`, :class:`RoomParams`,
 :func:`sample_params`, :func:`scores_of`, :func:`render_rooms`,
-:func:`sample_rooms`, :func:`to_uint8`, :func:`semantic`.
+:func:`sample_rooms`, :func:`to_uint8`, :func:`semantic`, :func:`surface_map`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 from typing import Mapping
@@ -73,6 +74,7 @@ __all__ = [
     "sample_rooms",
     "to_uint8",
     "semantic",
+    "surface_map",
 ]
 
 LEVELS = ("layout", "object", "attribute", "colour")
@@ -120,7 +122,7 @@ SEMANTICS: tuple[SemanticSpec, ...] = (
     SemanticSpec("camera_height", "layout", "continuous",
                  "eye height in [0, 1] (1.0 m to 1.8 m); higher moves the back wall's floor line down"),
     SemanticSpec("room_depth", "layout", "continuous",
-                 "distance to the back wall in [0, 1] (4 m to 7 m); deeper makes the back wall smaller"),
+                 "distance to the back wall in [0, 1] (4.5 m to 7.5 m); deeper makes the back wall smaller"),
     SemanticSpec("bed", "object", "binary", "a double bed against the back wall"),
     SemanticSpec("window", "object", "binary", "a window with curtains on the back or a side wall"),
     SemanticSpec("lamp", "object", "binary", "a table lamp on the nightstand, else a pendant lamp"),
@@ -281,26 +283,29 @@ def scores_of(params: RoomParams) -> dict[str, torch.Tensor]:
 # --------------------------------------------------------------------------- rendering
 
 _CEILING = 2.6          # ceiling height, metres
-_PITCH = 0.12           # the camera looks down by this much, radians
+_PITCH = 0.18          # the camera looks down by this much, radians
 _MAX_YAW = 0.38         # camera turn at |view_yaw| = 1, radians
-_FOCAL = 1.0 / math.tan(math.radians(40.0))  # 80 degree horizontal field of view
+_FOCAL = 1.0 / math.tan(math.radians(35.0))  # 70 degree horizontal field of view
 _CAM_Z = 0.2            # the camera stands just inside the front wall
 _BED_TOP = 0.52         # height of the mattress top
 
 # Room surfaces hit by a ray.
 _BACK, _LEFT, _RIGHT, _FLOOR, _CEIL = 0, 1, 2, 3, 4
 
-# Box slots. A box's slot is also its material below.
+# Box slots.
 _BED, _HEADBOARD, _PILLOWS, _STAND, _SHADE, _LAMP_BASE = 0, 1, 2, 3, 4, 5
 _CLUTTER = (6, 7, 8, 9)
 _NUM_BOXES = 10
 
 # Materials: per image a palette row (albedo and emission); a pixel picks one
-# and a brightness factor (wood grain, curtain folds, ...).
-(_M_WALL, _M_TRIM, _M_CEIL, _M_WOOD, _M_CARPET, _M_RUG, _M_RUG_EDGE, _M_WIN_FRAME, _M_GLASS, _M_TREES,
- _M_CURTAIN, _M_ROD, _M_PIC_FRAME, _M_PIC_A, _M_PIC_B, _M_PIC_C, _M_BED_FRAME, _M_SHEET, _M_FOLD,
- _M_CLOTH0, _M_CLOTH1, _M_GLOW) = range(_NUM_BOXES, _NUM_BOXES + 22)
-_NUM_MATERIALS = _NUM_BOXES + 22
+# and a brightness factor (wood grain, curtain folds, ...). Layers drawn later
+# have larger indices, so that "the later layer wins" is a maximum. Box slot k
+# is material _M_BOX + k.
+(_M_WALL, _M_CEIL, _M_TRIM, _M_WOOD, _M_CARPET, _M_RUG, _M_RUG_EDGE, _M_WIN_FRAME, _M_GLASS, _M_TREES,
+ _M_CURTAIN, _M_ROD, _M_PIC_FRAME, _M_PIC_A, _M_PIC_B, _M_PIC_C) = range(16)
+_M_BOX = 16
+(_M_BED_FRAME, _M_SHEET, _M_FOLD, _M_CLOTH0, _M_CLOTH1, _M_GLOW) = range(_M_BOX + _NUM_BOXES, _M_BOX + _NUM_BOXES + 6)
+_NUM_MATERIALS = _M_GLOW + 1
 
 _LIGHT_RGB = (1.0, 0.78, 0.5)    # warm artificial light
 _DAY_RGB = (0.9, 0.96, 1.06)     # cool daylight
@@ -317,12 +322,17 @@ def _hsv(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 
 def _hash01(*values: torch.Tensor) -> torch.Tensor:
-    """A cheap hash of integer-valued float tensors to [0, 1) (texture noise only)."""
+    """A cheap hash of integer-valued float tensors to [0, 1), for texture noise.
+
+    Sine-free (``sin`` is slow on CPU): a fractional-multiply hash.
+    """
     x = None
     for i, k in enumerate(values):
-        term = k * (12.9898, 78.233, 37.719)[i % 3]
+        term = k * (0.1031, 0.1030, 0.0973)[i % 3]
         x = term if x is None else x + term
-    return torch.frac(torch.sin(x).mul_(43758.5453)).abs_()
+    x = torch.frac(x)
+    x = x * (x + 33.33)
+    return torch.frac((x + x) * x)
 
 
 def _lerp(a, b, t):
@@ -330,13 +340,47 @@ def _lerp(a, b, t):
 
 
 def _screen(resolution: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pixel-centre coordinates in [-1, 1]: u to the right, v up; flattened."""
+    """Pixel-centre coordinates in [-1, 1], ``[H, W]`` each: u to the right, v up."""
     c = (torch.arange(resolution, device=device, dtype=torch.float32) + 0.5) / resolution * 2.0 - 1.0
     v, u = torch.meshgrid(-c, c, indexing="ij")
-    return u.reshape(-1), v.reshape(-1)
+    return u.contiguous(), v.contiguous()
 
 
-def render_rooms(params: RoomParams, resolution: int, *, chunk: int = 32) -> torch.Tensor:
+def _bounds(s: dict[str, torch.Tensor], points: torch.Tensor, on: torch.Tensor) -> torch.Tensor:
+    """Screen bounds ``[n, 4]`` (u0, u1, v0, v1) of world ``points`` ``[n, m, 3]``.
+
+    Empty (u0 > u1) where ``on`` is false; the whole screen where a point is
+    behind the camera.
+    """
+    r = points - s["cam"][:, None, :]
+    ca, sa = s["cos_yaw"][:, None], s["sin_yaw"][:, None]
+    x1 = r[..., 0] * ca - r[..., 2] * sa
+    z1 = r[..., 0] * sa + r[..., 2] * ca
+    y_c = r[..., 1] * math.cos(_PITCH) + z1 * math.sin(_PITCH)
+    z_c = z1 * math.cos(_PITCH) - r[..., 1] * math.sin(_PITCH)
+    behind = (z_c < 0.05).any(dim=1, keepdim=True)
+    z_c = z_c.clamp(min=0.05)
+    u, v = _FOCAL * x1 / z_c, _FOCAL * y_c / z_c
+    b = torch.stack([u.amin(1), u.amax(1), v.amin(1), v.amax(1)], dim=1).clamp(-1.5, 1.5)
+    b = torch.where(behind, b.new_tensor([-1.5, 1.5, -1.5, 1.5]), b)
+    return torch.where(on[:, None], b, b.new_tensor([math.inf, -math.inf, math.inf, -math.inf]))
+
+
+def _union(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Screen bounds covering both ``a`` and ``b`` (each ``[n, 4]``)."""
+    return torch.stack([torch.minimum(a[:, 0], b[:, 0]), torch.maximum(a[:, 1], b[:, 1]),
+                        torch.minimum(a[:, 2], b[:, 2]), torch.maximum(a[:, 3], b[:, 3])], dim=1)
+
+
+def _corners(n: int, device, x: tuple, y: tuple, z: tuple) -> torch.Tensor:
+    """The corners ``[n, 8, 3]`` of boxes spanning ``x``, ``y``, ``z`` (pairs of
+    floats or ``[n]`` tensors); a flat box repeats corners, which is harmless."""
+    def full(value):
+        return torch.as_tensor(value, dtype=torch.float32, device=device).expand(n)
+    return torch.stack([torch.stack([full(a), full(b), full(d)], dim=-1) for a in x for b in y for d in z], dim=1)
+
+
+def render_rooms(params: RoomParams, resolution: int, *, chunk: int | None = None) -> torch.Tensor:
     """Render rooms from explicit parameters.
 
     Parameters
@@ -345,9 +389,9 @@ def render_rooms(params: RoomParams, resolution: int, *, chunk: int = 32) -> tor
         A batch of ``n`` rooms.
     resolution : int
         Output height and width in pixels (8 or more).
-    chunk : int
-        Images rendered together; small chunks keep the per-pixel
-        temporaries in cache, which is what makes this fast on a CPU.
+    chunk : int, optional
+        Images shaded together; the default keeps about 128k pixels per
+        chunk, so that the per-pixel temporaries stay in cache.
 
     Returns
     -------
@@ -355,27 +399,48 @@ def render_rooms(params: RoomParams, resolution: int, *, chunk: int = 32) -> tor
         float32 ``[n, 3, resolution, resolution]`` in [-1, 1], on the
         device of ``params``.
     """
+    return _render(params, resolution, chunk, labels=False)
+
+
+def surface_map(params: RoomParams, resolution: int) -> torch.Tensor:
+    """What each pixel sees: int64 ``[n, resolution, resolution]``.
+
+    0 back wall, 1 left wall, 2 right wall, 3 floor, 4 ceiling, 5 a 3-D
+    object (bed, nightstand, lamp, clutter). Pictures, windows and rugs are
+    part of the surface they hang on or lie on. Meant for tests and
+    analysis: it tells which pixels a semantic may change.
+    """
+    return _render(params, resolution, None, labels=True)[:, 0].round().long()
+
+
+def _render(params: RoomParams, resolution: int, chunk: int | None, labels: bool) -> torch.Tensor:
     if not isinstance(params, RoomParams):
         raise TypeError(f"params must be RoomParams, got {type(params).__name__}")
     if int(resolution) != resolution or resolution < 8:
         raise ValueError(f"resolution must be an integer >= 8, got {resolution}")
     resolution = int(resolution)
+    if chunk is None:
+        chunk = max(1, (1 << 17) // (resolution * resolution))
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
     n = len(params)
-    out = torch.empty(n, 3, resolution, resolution, device=params.device)
+    out = torch.empty(n, 1 if labels else 3, resolution, resolution, device=params.device)
     with torch.inference_mode():
         scene = _scene(params)
         present = scene.pop("present")                          # [n, K]
-        # Images with the same boxes render together, so that each chunk
-        # tests only the boxes that some image of it has.
-        weights = 2 ** torch.arange(_NUM_BOXES, device=present.device)
-        order = torch.argsort((present.long() * weights).sum(1), stable=True)
+        # Images with the same objects render together, so that a chunk
+        # skips the boxes and the wall and floor details none of its images has.
+        order = torch.argsort(scene.pop("group"), stable=True)
         u, v = _screen(resolution, params.device)
         for start in range(0, n, chunk):
             idx = order[start:start + chunk]
             part = {key: value[idx] for key, value in scene.items()}
             boxes = present[idx].any(0).nonzero()[:, 0]
-            rgb = _shade(part, u, v, boxes)  # [3, c, P] in [0, 1]
-            out[idx] = rgb.transpose(0, 1).reshape(len(idx), 3, resolution, resolution).mul(2.0).sub(1.0)
+            result = _shade(part, u, v, boxes, labels=labels)   # [c, 3 or 1, P]
+            if labels:
+                out[idx] = result.view(len(idx), 1, resolution, resolution)
+            else:
+                out[idx] = result.view(len(idx), 3, resolution, resolution).mul(2.0).sub(1.0)
     return out
 
 
@@ -427,10 +492,14 @@ def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
            for name in ("bed", "window", "lamp", "painting", "rug", "nightstand", "clutter")}
     day = p.natural_lighting > 0.5
     s: dict[str, torch.Tensor] = {}
+    group = torch.zeros(n, dtype=torch.int64, device=dev)
+    for flag in ("bed", "clutter", "window", "lamp", "nightstand", "painting", "rug"):  # costliest first
+        group = 2 * group + has[flag].long()
+    s["group"] = 2 * group + (p.wood_floor > 0.5).long()
 
     # ---- camera and room
     hw = 1.8 + 0.4 * nu("room_width")               # half width of the room
-    depth = 4.0 + 3.0 * p.room_depth                 # z of the back wall
+    depth = 4.5 + 3.0 * p.room_depth                 # z of the back wall
     s["hw"], s["depth"] = hw, depth
     s["cam"] = torch.stack([-0.6 * p.view_yaw, 1.0 + 0.8 * p.camera_height, full(_CAM_Z)], dim=-1)
     yaw = _MAX_YAW * p.view_yaw
@@ -461,8 +530,8 @@ def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
         depth - 0.55, depth - 0.1, has["bed"])
     s["bed_x"], s["fold_z"] = bed_x, depth - 0.75 - 0.25 * nu("sheet_fold")
 
-    st_w = 0.45 + 0.15 * nu("stand_width")
-    st_h = 0.5 + 0.12 * nu("stand_height")
+    st_w = 0.5 + 0.15 * nu("stand_width")
+    st_h = 0.55 + 0.12 * nu("stand_height")
     side = torch.where(nu("stand_side") < 0.5, -1.0, 1.0)
     offset = bed_w / 2 + 0.12 + st_w / 2
     st_x = bed_x + side * offset
@@ -472,30 +541,31 @@ def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
 
     # Lamp: on the nightstand if there is one, else hanging from the ceiling.
     table = has["nightstand"]
-    pend_x = (2 * nu("pendant_x") - 1) * (hw - 0.8)
-    pend_z = 2.3 + (depth - 3.5) * nu("pendant_z")
+    pend_z = 2.3 + (depth - 3.8) * nu("pendant_z")
+    pend_x = _in_view(s, pend_z, 0.5 * (2 * nu("pendant_x") - 1), hw - 0.6)
     pend_y0 = _CEILING - 0.8 - 0.3 * nu("pendant_drop")
     lamp_x = torch.where(table, st_x, pend_x)
     lamp_z = torch.where(table, depth - 0.24, pend_z)
-    shade_y0 = torch.where(table, st_h + 0.2, pend_y0)
-    shade_h = torch.where(table, 0.3, 0.2)
-    shade_r = torch.where(table, 0.17, 0.24)
+    shade_y0 = torch.where(table, st_h + 0.24, pend_y0)
+    shade_h = torch.where(table, 0.36, 0.22)
+    shade_r = torch.where(table, 0.21, 0.26)
     put(_SHADE, lamp_x - shade_r, lamp_x + shade_r, shade_y0, shade_y0 + shade_h,
         lamp_z - shade_r, lamp_z + shade_r, has["lamp"])
     base_y0 = torch.where(table, st_h, shade_y0 + shade_h)
-    base_y1 = torch.where(table, st_h + 0.21, full(_CEILING))
+    base_y1 = torch.where(table, st_h + 0.25, full(_CEILING))
     base_r = torch.where(table, 0.05, 0.015)
     put(_LAMP_BASE, lamp_x - base_r, lamp_x + base_r, base_y0, base_y1,
         lamp_z - base_r, lamp_z + base_r, has["lamp"])
-    s["pendant"] = ~table
+    s["pendant"] = (~table).float()
 
-    clutter_zmax = torch.clamp(bed_z0 - 0.3, min=1.7)
+    # Clutter lies in front of the bed, within the field of view.
+    clutter_zmax = torch.clamp(bed_z0 - 0.3, min=2.4)
     for i, k in enumerate(_CLUTTER):
         sx = 0.14 + 0.26 * nu(f"clutter_sx{i}")
         sz = 0.14 + 0.26 * nu(f"clutter_sz{i}")
         h = 0.04 + 0.26 * nu(f"clutter_h{i}") ** 2
-        x = (2 * nu(f"clutter_x{i}") - 1) * (hw - 0.35)
-        z = 1.35 + (clutter_zmax - 1.35) * nu(f"clutter_z{i}")
+        z = 2.1 + (clutter_zmax - 2.1) * nu(f"clutter_z{i}")
+        x = _in_view(s, z, 0.6 * (2 * nu(f"clutter_x{i}") - 1), hw - 0.3)
         put(k, x - sx / 2, x + sx / 2, 0.0, h, z - sz / 2, z + sz / 2, has["clutter"])
 
     # Absent boxes move far beyond the back wall, where the wall hides them.
@@ -510,10 +580,10 @@ def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
         z = bed_z0 + 0.2 + size / 2 + (depth - 1.1 - bed_z0 - size) * nu(f"cloth_z{i}")
         cloth.append(torch.stack([x, z, size / 2, 0.7 * size / 2], dim=-1))
     s["cloth"] = torch.stack(cloth, dim=1)          # [n, 2, (x, z, half x, half z)]
-    s["clutter"] = has["clutter"]
+    s["clutter"] = has["clutter"].float()
 
     # ---- floor and rug
-    s["wood"] = p.wood_floor > 0.5
+    s["wood"] = (p.wood_floor > 0.5).float()
     s["plank_w"] = 0.16 + 0.1 * nu("plank_width")
     s["plank_l"] = 1.2 + 1.0 * nu("plank_length")
     s["seed"] = torch.floor(nu("texture_seed") * 1000)
@@ -536,17 +606,17 @@ def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
     win_s = torch.where(window_back, back_s, side_s)
     win_y0 = torch.where(window_back, torch.clamp(head_h + 0.12, min=1.15), 0.95)
     win_y0 = torch.minimum(win_y0, _CEILING - 0.3 - wh)
-    s["win_wall"] = torch.where(has["window"], torch.where(window_back, _BACK, side_wall), -1)
+    s["win_wall"] = torch.where(has["window"], torch.where(window_back, _BACK, side_wall), -1).float()
     s["win_s"], s["win_y0"], s["win_hw"], s["win_h"] = win_s, win_y0, ww / 2, wh
 
-    pw = 0.5 + 0.45 * nu("painting_width")
-    ph = 0.4 + 0.3 * nu("painting_height")
+    pw = 0.7 + 0.5 * nu("painting_width")
+    ph = 0.5 + 0.3 * nu("painting_height")
     back_s = torch.clamp(bed_x + (nu("painting_pos") - 0.5) * 0.5, -hw + pw / 2 + 0.2, hw - pw / 2 - 0.2)
     s_lo, s_hi = side_z_lo + pw / 2, depth - pw / 2 - 0.3
     side_s = s_lo + torch.clamp(s_hi - s_lo, min=0.0) * nu("painting_pos")
     pic_back = ~window_back
     pic_y0 = torch.where(pic_back, torch.clamp(head_h + 0.18, min=1.25), 1.15)
-    s["pic_wall"] = torch.where(has["painting"], torch.where(pic_back, _BACK, side_wall), -1)
+    s["pic_wall"] = torch.where(has["painting"], torch.where(pic_back, _BACK, side_wall), -1).float()
     s["pic_s"], s["pic_y0"] = torch.where(pic_back, back_s, side_s), torch.minimum(pic_y0, _CEILING - 0.15 - ph)
     s["pic_hw"], s["pic_h"] = pw / 2, ph
     s["pic_split"] = 0.3 + 0.35 * nu("painting_split")
@@ -561,14 +631,14 @@ def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
                             _lerp(rgb(0.95, 0.92, 0.85), rgb(0.85, 0.72, 0.5), nu("shade_tone")[:, None]),
                             _lerp(rgb(0.12, 0.12, 0.13), rgb(0.15, 0.3, 0.25), nu("shade_tone")[:, None]))
     albedo = {
-        _BED: bedding_rgb,
-        _HEADBOARD: torch.where(nu("headboard_fabric")[:, None] < 0.5, frame_rgb,
+        _M_BOX + _BED: bedding_rgb,
+        _M_BOX + _HEADBOARD: torch.where(nu("headboard_fabric")[:, None] < 0.5, frame_rgb,
                                 _hsv(nu("headboard_fabric"), full(0.15), full(0.55))),
-        _PILLOWS: pillow_rgb,
-        _STAND: _hsv(full(0.07), full(0.45), 0.3 + 0.4 * nu("stand_width")),
-        _SHADE: shade_rgb,
-        _LAMP_BASE: rgb(0.15, 0.14, 0.13),
-        **{k: _hsv(nu(f"clutter_hue{i}"), full(0.7), 0.55 + 0.35 * nu(f"clutter_h{i}"))
+        _M_BOX + _PILLOWS: pillow_rgb,
+        _M_BOX + _STAND: _hsv(full(0.07), full(0.45), 0.3 + 0.4 * nu("stand_width")),
+        _M_BOX + _SHADE: shade_rgb,
+        _M_BOX + _LAMP_BASE: rgb(0.15, 0.14, 0.13),
+        **{_M_BOX + k: _hsv(nu(f"clutter_hue{i}"), full(0.7), 0.55 + 0.35 * nu(f"clutter_h{i}"))
            for i, k in enumerate(_CLUTTER)},
         _M_WALL: _hsv(_lerp(25.0, 215.0, p.wall_hue) / 360.0,
                       0.04 + 0.56 * p.wall_saturation,
@@ -599,7 +669,7 @@ def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
     emission = torch.zeros(n, _NUM_MATERIALS, 3, device=dev)
     indoor = p.indoor_lighting
     glow = (1.15 * indoor)[:, None] * rgb(*_LIGHT_RGB)
-    emission[:, _SHADE] = torch.where(table[:, None], glow, 0.0)   # a table lamp's shade glows all over
+    emission[:, _M_BOX + _SHADE] = torch.where(table[:, None], glow, 0.0)   # a table lamp's shade glows all over
     emission[:, _M_GLOW] = glow                                     # a pendant glows from below
     emission[:, _M_GLASS] = torch.where(day[:, None], rgb(0.85, 1.0, 1.25), rgb(0.04, 0.05, 0.11))
     emission[:, _M_TREES] = torch.where(day[:, None], rgb(0.25, 0.42, 0.2), rgb(0.03, 0.04, 0.08))
@@ -622,19 +692,76 @@ def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
     return s
 
 
-def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: torch.Tensor) -> torch.Tensor:
-    """Ray-cast one chunk of rooms; returns RGB ``[3, c, P]`` in [0, 1].
+def _mask(op, a, b) -> torch.Tensor:
+    """``op(a, b)`` as a float32 0/1 mask; ``a`` must be a tensor.
 
-    ``boxes`` lists the box slots present in at least one image of the chunk;
-    only those are tested. Per-pixel quantities are ``[c, P]``; a pixel's
-    material is a uint8 index into its image's palette.
+    On CPU, float-valued comparisons combined with ``*`` (and) and
+    ``maximum`` (or) run several times faster than bool masks fed to
+    ``torch.where``, which has no vectorised kernel.
+    """
+    return op(a, b, out=torch.empty(_broadcast(a.shape, getattr(b, "shape", ())), device=a.device))
+
+
+@functools.lru_cache(maxsize=256)
+def _broadcast(a: torch.Size, b: torch.Size) -> torch.Size:
+    return torch.broadcast_shapes(a, b)  # slow enough in Python to be worth caching
+
+
+def _lt(a, b) -> torch.Tensor:
+    """Float mask of ``a < b`` (either may be a Python number)."""
+    return _mask(torch.lt, a, b) if isinstance(a, torch.Tensor) else _mask(torch.gt, b, a)
+
+
+def _eq(a, b) -> torch.Tensor:
+    """Float mask of ``a == b`` (either may be a Python number)."""
+    return _mask(torch.eq, a, b) if isinstance(a, torch.Tensor) else _mask(torch.eq, b, a)
+
+
+def _in_view(s: dict[str, torch.Tensor], z: torch.Tensor, across: torch.Tensor, limit: torch.Tensor) -> torch.Tensor:
+    """x of a point at depth ``z`` that the camera sees ``across`` of the way
+    from the centre of its view to the edge (-1 left, +1 right), kept within
+    ``[-limit, limit]``."""
+    cam_x, cam_z = s["cam"][:, 0], s["cam"][:, 2]
+    x = cam_x + (z - cam_z) * (s["sin_yaw"] / s["cos_yaw"] + across / _FOCAL)
+    return torch.maximum(torch.minimum(x, limit), -limit)
+
+
+def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: list[int],
+           labels: bool = False) -> torch.Tensor:
+    """Ray-cast one chunk of rooms; returns RGB ``[c, 3, H, W]`` in [0, 1]
+    (or, with ``labels``, the :func:`surface_map` codes as ``[c, 1, H, W]``).
+
+    ``u``, ``v`` are the ``[H, W]`` pixel-centre coordinates; ``boxes`` lists
+    the box slots present in some image of the chunk. Per-pixel quantities
+    are ``[c, H, W]``; masks are float 0/1 (``*`` is and, ``maximum`` is
+    or). Work on an object is limited to the rectangle of rows and columns
+    that its projection covers in some image of the chunk. A pixel's
+    material indexes its image's palette, and later layers win by having
+    larger indices.
     """
     dev = u.device
     c = s["hw"].shape[0]
-    P = u.shape[0]
+    H, W = u.shape
 
-    def col(x: torch.Tensor) -> torch.Tensor:      # [c] -> [c, 1]
-        return x[:, None]
+    def col(x: torch.Tensor) -> torch.Tensor:      # [c] -> [c, 1, 1]
+        return x[:, None, None]
+
+    def rect(bounds: torch.Tensor):
+        """Rows and columns covered by screen bounds ``[c, 4]`` (u0, u1, v0, v1), or None."""
+        u0, u1 = bounds[:, 0].min().item(), bounds[:, 1].max().item()
+        v0, v1 = bounds[:, 2].min().item(), bounds[:, 3].max().item()
+        if not (u0 <= u1 and v0 <= v1):
+            return None
+        c0 = max(0, math.floor((u0 + 1) / 2 * W - 0.5) - 1)
+        c1 = min(W, math.ceil((u1 + 1) / 2 * W - 0.5) + 2)
+        r0 = max(0, math.floor((1 - v1) / 2 * H - 0.5) - 1)
+        r1 = min(H, math.ceil((1 - v0) / 2 * H - 0.5) + 2)
+        if r0 >= r1 or c0 >= c1:
+            return None
+        return (slice(None), slice(r0, r1), slice(c0, c1))
+
+    def update(target: torch.Tensor, where, value: torch.Tensor) -> None:
+        target[where] = value
 
     # ---- rays
     cam = s["cam"]
@@ -642,179 +769,223 @@ def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: 
     y1 = v * math.cos(_PITCH) - _FOCAL * math.sin(_PITCH)
     z1 = v * math.sin(_PITCH) + _FOCAL * math.cos(_PITCH)
     ca, sa = col(s["cos_yaw"]), col(s["sin_yaw"])
-    dx = u * ca + z1 * sa                            # [c, P]
+    dx = u * ca + z1 * sa                            # [c, H, W]
     dz = z1 * ca - u * sa
-    dy = y1                                          # the pitch is fixed, so dy is shared: [P]
+    dy = y1                                          # the pitch is fixed, so dy is shared: [H, W]
     ix, iy, iz = 1.0 / dx, 1.0 / dy, 1.0 / dz
 
     # ---- room: the ray's exit point from the (convex) box of the room
     hw, depth = col(s["hw"]), col(s["depth"])
-    right = dx >= 0
-    up = dy >= 0
-    tx = (torch.where(right, hw, -hw) - cam_x) * ix
-    ty = (torch.where(up, _CEILING, 0.0) - cam_y) * iy
+    right = _lt(0.0, dx)
+    up = _lt(0.0, dy)
+    tx = ((2 * right - 1) * hw - cam_x) * ix
+    ty = (up * _CEILING - cam_y) * iy
     t = (depth - cam_z) * iz
-    surf = torch.full((c, P), _BACK, dtype=torch.uint8, device=dev)
-    m = tx < t
-    t = torch.where(m, tx, t)
-    surf = torch.where(m, torch.where(right, _RIGHT, _LEFT).to(torch.uint8), surf)
-    m = ty < t
-    t = torch.where(m, ty, t)
-    surf = torch.where(m, torch.where(up, _CEIL, _FLOOR).to(torch.uint8), surf)
+    side = _lt(tx, t)
+    t = torch.minimum(t, tx)
+    flat = _lt(ty, t)                                # floor or ceiling
+    t = torch.minimum(t, ty)
+    side = side * (1 - flat)
+    is_right = side * right
+    is_ceil = flat * up
+    floor = flat - is_ceil
+    wall = 1 - flat
+    surf = side + is_right + 3 * floor + 4 * is_ceil   # _BACK, _LEFT, _RIGHT, _FLOOR, _CEIL
 
-    # ---- slab test of every ray against every box: [c, K, P]
+    # ---- boxes: a slab test per box within its rectangle, keeping the
+    # nearest hit, its slot and the axis of the face it enters by.
     # Every box lies beyond the camera in z and every ray has dz > 0, so the
-    # z slab is entered at lo and left at hi, and t_near > 0 always.
-    if len(boxes):
-        lo, hi = s["lo"][:, boxes], s["hi"][:, boxes]
-        o_lo = lo - cam[:, None, :]
-        o_hi = hi - cam[:, None, :]
-        t_near = o_lo[:, :, 2, None] * iz[:, None, :]
-        t_far = o_hi[:, :, 2, None] * iz[:, None, :]
-        for a, inv in ((0, ix[:, None, :]), (1, iy)):
-            ta = o_lo[:, :, a, None] * inv
-            tb = o_hi[:, :, a, None] * inv
-            torch.maximum(t_near, torch.minimum(ta, tb), out=t_near)
-            torch.minimum(t_far, torch.maximum(ta, tb, out=ta), out=t_far)
-        t_box, k_local = t_near.masked_fill_(t_near > t_far, float("inf")).min(dim=1)   # [c, P]
-        on_box = t_box < t
-        t = torch.where(on_box, t_box, t)
-        k_box = boxes[k_local]
-    else:
-        on_box = torch.zeros(c, P, dtype=torch.bool, device=dev)
-        k_box = torch.zeros(c, P, dtype=torch.int64, device=dev)
+    # z slab is entered at lo and left at hi. An absent box sits far beyond
+    # the back wall, where it never wins.
+    slot = torch.full((c, H, W), -1.0, device=dev)
+    face = torch.zeros(c, H, W, device=dev)          # 0 z, 1 x, 2 y
+    for k in boxes:
+        where = rect(s["box_bounds"][:, k])
+        if where is None:
+            continue
+        o_lo = s["lo"][:, k] - cam
+        o_hi = s["hi"][:, k] - cam
+        izc, ixc, iyc = iz[where], ix[where], iy[where[1:]]
+        tz0 = col(o_lo[:, 2]) * izc
+        tz1 = col(o_hi[:, 2]) * izc
+        ta, tb = col(o_lo[:, 0]) * ixc, col(o_hi[:, 0]) * ixc
+        tx0, tx1 = torch.minimum(ta, tb), torch.maximum(ta, tb)
+        ta, tb = col(o_lo[:, 1]) * iyc, col(o_hi[:, 1]) * iyc
+        ty0, ty1 = torch.minimum(ta, tb), torch.maximum(ta, tb)
+        t_xz = torch.maximum(tz0, tx0)
+        t_near = torch.maximum(t_xz, ty0)
+        t_far = torch.minimum(torch.minimum(tz1, tx1), ty1)
+        t_near = t_near + _lt(t_far, t_near) * 1e6   # a miss lands far behind every wall
+        t_here = t[where]
+        nearer = _lt(t_near, t_here)
+        by_y = _lt(t_xz, ty0)
+        axis = by_y + by_y + (1 - by_y) * _lt(tz0, tx0)
+        update(t, where, torch.minimum(t_here, t_near))
+        slot_here = slot[where]
+        update(slot, where, slot_here + nearer * (k - slot_here))
+        face_here = face[where]
+        update(face, where, face_here + nearer * (axis - face_here))
+    on_box = _lt(-0.5, slot)
+    if labels:
+        return (surf + on_box * (5 - surf))[:, None]
+    room = 1 - on_box
     px = cam_x + t * dx
     py = cam_y + t * dy
     pz = cam_z + t * dz
 
-    # Face of the hit box: the axis whose near or far plane is closest.
-    if len(boxes):
-        flat = k_local + torch.arange(c, device=dev)[:, None] * len(boxes)
-        d_lo, d_hi = [], []
-        for a, pa in enumerate((px, py, pz)):
-            d_lo.append((pa - lo[:, :, a].reshape(-1).take(flat)).abs_())
-            d_hi.append((pa - hi[:, :, a].reshape(-1).take(flat)).abs_())
-        near = [torch.minimum(dl, dh) for dl, dh in zip(d_lo, d_hi)]
-        face_x = (near[0] <= near[1]) & (near[0] <= near[2])
-        top = ~face_x & (near[1] <= near[2]) & on_box
-        face_z = ~face_x & ~top
-        nx = torch.where(on_box & face_x, torch.where(d_lo[0] < d_hi[0], -1.0, 1.0), 0.0)
-        ny = torch.where(top, torch.where(d_lo[1] < d_hi[1], -1.0, 1.0), 0.0)
-        nz = torch.where(on_box & face_z, torch.where(d_lo[2] < d_hi[2], -1.0, 1.0), 0.0)
+    # Normals. A box's face is entered against the ray, so its normal's
+    # sign is the opposite of the ray's.
+    if boxes:
+        face_x = _eq(face, 1.0) * on_box
+        face_y = _eq(face, 2.0) * on_box
+        face_z = on_box - face_x - face_y
+        top = face_y * (1 - up)
+        nx = room * (side - 2 * is_right) + face_x * (1 - 2 * right)
+        ny = room * (floor - is_ceil) + face_y * (1 - 2 * up)
+        nz = -(room * (wall - side) + face_z)
     else:
-        nx = ny = nz = torch.zeros(c, P, device=dev)
-        top = on_box
-    room = ~on_box
-    nx = torch.where(room & (surf == _LEFT), 1.0, torch.where(room & (surf == _RIGHT), -1.0, nx))
-    ny = torch.where(room & (surf == _FLOOR), 1.0, torch.where(room & (surf == _CEIL), -1.0, ny))
-    nz = torch.where(room & (surf == _BACK), -1.0, nz)
+        nx, ny, nz = side - 2 * is_right, floor - is_ceil, -(wall - side)
 
-    # ---- materials of the room's surfaces
-    u8 = torch.uint8
-    mat = torch.where(surf == _CEIL, _M_CEIL, _M_WALL).to(u8)
-    mat = torch.where((surf <= _RIGHT) & ((py < 0.1) | (py > _CEILING - 0.06)), _M_TRIM, mat).to(u8)
-    factor = torch.ones(c, P, device=dev)
+    # ---- room materials
+    mat = torch.maximum(is_ceil * _M_CEIL, wall * torch.maximum(_lt(py, 0.1), _lt(_CEILING - 0.06, py)) * _M_TRIM)
+    factor = torch.ones(c, H, W, device=dev)
 
-    # Floor: wooden planks running towards the back wall, or carpet.
-    floor = surf == _FLOOR
-    seed = col(s["seed"])
-    fx = (px + hw) / col(s["plank_w"])
-    plank = torch.floor(fx)
-    fz = pz / col(s["plank_l"]) + _hash01(plank, seed)
-    row = torch.floor(fz)
-    tone = _hash01(plank, row, seed)
-    seam = ((fx - plank) < 0.07) | ((fz - row) < 0.025)
-    grain = 1.0 + 0.07 * torch.sin(px * 55.0 + pz * 2.0 + tone * 20.0)
-    wood_shade = (0.78 + 0.35 * tone) * grain * torch.where(seam, 0.55, 1.0)
-    speck = 0.93 + 0.12 * _hash01(torch.floor(px * 30), torch.floor(pz * 30), seed)
-    wood = col(s["wood"])
-    mat = torch.where(floor, torch.where(wood, _M_WOOD, _M_CARPET).to(u8), mat)
-    factor = torch.where(floor, torch.where(wood, wood_shade, speck), factor)
-    # Rug at the foot of the bed (rug_hw < 0 when there is none).
-    rug_d = torch.maximum((px - col(s["rug_x"])).abs() - col(s["rug_hw"]),
-                          torch.maximum(col(s["rug_z0"]) - pz, pz - col(s["rug_z1"])))  # < 0 inside
-    in_rug = floor & (rug_d < 0)
-    stripe = (torch.frac(pz * 3.0) < 0.22) & (rug_d < -0.28)
-    mat = torch.where(in_rug, torch.where((rug_d > -0.14) | stripe, _M_RUG_EDGE, _M_RUG).to(u8), mat)
-    factor = torch.where(in_rug, 1.0, factor)
+    # Floor: wooden planks running towards the back wall, or carpet; a rug.
+    where = rect(s["floor_bounds"])
+    if where is not None:
+        fpx, fpz, fl = px[where], pz[where], floor[where]
+        seed = col(s["seed"])
+        wood = col(s["wood"])
+        shade = 0.0
+        if s["wood"].any():
+            fx = (fpx + hw) / col(s["plank_w"])
+            plank = torch.floor(fx)
+            fz = fpz / col(s["plank_l"]) + _hash01(plank, seed)
+            row = torch.floor(fz)
+            tone = _hash01(plank, row, seed)
+            seam = torch.maximum(_lt(fx - plank, 0.07), _lt(fz - row, 0.025))
+            grain = 1.0 + 0.3 * ((torch.frac(fpx * 9.0 + fpz * 0.4 + tone * 3.0) - 0.5).abs_() - 0.25)
+            shade = wood * ((0.78 + 0.35 * tone) * grain * (1 - 0.45 * seam))
+        if not s["wood"].all():
+            speck = 0.93 + 0.12 * _hash01(torch.floor(fpx * 30), torch.floor(fpz * 30), seed)
+            shade = shade + (1 - wood) * speck
+        fmat = fl * (_M_CARPET - wood)
+        bare = fl
+        if (s["rug_hw"] > 0).any():
+            # rug_hw < 0 when there is no rug.
+            rug_d = torch.maximum((fpx - col(s["rug_x"])).abs_() - col(s["rug_hw"]),
+                                  torch.maximum(col(s["rug_z0"]) - fpz, fpz - col(s["rug_z1"])))  # < 0 inside
+            in_rug = fl * _lt(rug_d, 0.0)
+            edge = torch.maximum(_lt(-0.14, rug_d), _lt(torch.frac(fpz * 3.0), 0.22) * _lt(rug_d, -0.28))
+            fmat = torch.maximum(fmat, in_rug * (_M_RUG + edge))
+            bare = fl - in_rug
+        update(mat, where, torch.maximum(mat[where], fmat))
+        update(factor, where, 1 + bare * (shade - 1))
 
     # Window with frame, mullions and curtains on a rod.
-    win_wall = col(s["win_wall"])
-    on_wall = surf == win_wall
-    ws = torch.where(win_wall == _BACK, px, pz) - col(s["win_s"])
-    wsa = ws.abs()
-    wy = py - col(s["win_y0"])
-    win_hw, win_h = col(s["win_hw"]), col(s["win_h"])
-    in_win = on_wall & (wsa < win_hw) & (wy > 0) & (wy < win_h)
-    frame_w = 0.055
-    glass = in_win & (wsa < win_hw - frame_w) & (wy > frame_w) & (wy < win_h - frame_w) \
-        & (wsa > 0.022) & ((wy - 0.62 * win_h).abs() > 0.022)
-    fy = wy / win_h
-    bumps = (torch.frac(ws * 3.1) - 0.5).abs() * 0.2 + (torch.frac(ws * 7.3) - 0.5).abs() * 0.1
-    trees = fy < 0.08 + bumps
-    mat = torch.where(in_win, torch.where(glass, torch.where(trees, _M_TREES, _M_GLASS), _M_WIN_FRAME).to(u8), mat)
-    factor = torch.where(glass & ~trees, 1.1 - 0.3 * fy, factor)
-    rod_y = col(s["win_y0"]) + win_h + 0.14
-    curtain = on_wall & (wsa > win_hw - 0.06) & (wsa < win_hw + 0.28) \
-        & (py < rod_y) & (py > torch.clamp(col(s["win_y0"]) - 0.45, min=0.12))
-    mat = torch.where(curtain, _M_CURTAIN, mat).to(u8)
-    factor = torch.where(curtain, 0.84 + 0.64 * (torch.frac(ws * 11.0) - 0.5).abs(), factor)
-    rod = on_wall & ((py - rod_y).abs() < 0.02) & (wsa < win_hw + 0.34)
-    mat = torch.where(rod, _M_ROD, mat).to(u8)
+    where = rect(s["window_bounds"])
+    if where is not None:
+        wpx, wpy, wpz = px[where], py[where], pz[where]
+        win_wall = col(s["win_wall"])
+        on_wall = _eq(surf[where], win_wall)
+        ws = (wpx - wpz) * _eq(win_wall, _BACK) + wpz - col(s["win_s"])
+        wsa = ws.abs()
+        wy = wpy - col(s["win_y0"])
+        win_hw, win_h = col(s["win_hw"]), col(s["win_h"])
+        in_win = on_wall * _lt(wsa, win_hw) * _lt(0.0, wy) * _lt(wy, win_h)
+        frame_w = 0.055
+        glass = in_win * _lt(wsa, win_hw - frame_w) * _lt(frame_w, wy) * _lt(wy, win_h - frame_w) \
+            * _lt(0.022, wsa) * _lt(0.022, (wy - 0.62 * win_h).abs_())
+        fy = wy / win_h
+        bumps = (torch.frac(ws * 3.1) - 0.5).abs_() * 0.2 + (torch.frac(ws * 7.3) - 0.5).abs_() * 0.1
+        trees = glass * _lt(fy, 0.08 + bumps)
+        rod_y = col(s["win_y0"]) + win_h + 0.14
+        curtain = on_wall * _lt(win_hw - frame_w, wsa) * _lt(wsa, win_hw + 0.28) \
+            * _lt(wpy, rod_y) * _lt(torch.clamp(col(s["win_y0"]) - 0.45, min=0.12), wpy)
+        rod = on_wall * _lt((wpy - rod_y).abs_(), 0.02) * _lt(wsa, win_hw + 0.34)
+        wmat = torch.maximum(torch.maximum(in_win * _M_WIN_FRAME, glass * _M_GLASS + trees),
+                             torch.maximum(curtain * _M_CURTAIN, rod * _M_ROD))
+        update(mat, where, torch.maximum(mat[where], wmat))
+        update(factor, where, factor[where] + (glass - trees) * (0.1 - 0.3 * fy)
+               + curtain * (0.64 * (torch.frac(ws * 11.0) - 0.5).abs_() - 0.16))
 
     # Painting: a frame around two fields of colour and a disc.
-    pic_wall = col(s["pic_wall"])
-    qs = torch.where(pic_wall == _BACK, px, pz) - col(s["pic_s"])
-    qsa = qs.abs()
-    qy = py - col(s["pic_y0"])
-    pic_hw, pic_h = col(s["pic_hw"]), col(s["pic_h"])
-    in_pic = (surf == pic_wall) & (qsa < pic_hw) & (qy > 0) & (qy < pic_h)
-    fr = 0.045
-    canvas = in_pic & (qsa < pic_hw - fr) & (qy > fr) & (qy < pic_h - fr)
-    qv = qy / pic_h
-    qu = qs / (2 * pic_hw) + 0.5
-    lower = qv < col(s["pic_split"]) + 0.15 * (qu - 0.5)
-    disc = (qu - col(s["pic_disc"])) ** 2 + (qv - 0.72) ** 2 < 0.018
-    pic = torch.where(disc, _M_PIC_C, torch.where(lower, _M_PIC_B, _M_PIC_A)).to(u8)
-    mat = torch.where(in_pic, torch.where(canvas, pic, _M_PIC_FRAME).to(u8), mat)
+    where = rect(s["painting_bounds"])
+    if where is not None:
+        pic_wall = col(s["pic_wall"])
+        qpz = pz[where]
+        qs = (px[where] - qpz) * _eq(pic_wall, _BACK) + qpz - col(s["pic_s"])
+        qsa = qs.abs()
+        qy = py[where] - col(s["pic_y0"])
+        pic_hw, pic_h = col(s["pic_hw"]), col(s["pic_h"])
+        in_pic = _eq(surf[where], pic_wall) * _lt(qsa, pic_hw) * _lt(0.0, qy) * _lt(qy, pic_h)
+        fr = 0.045
+        canvas = in_pic * _lt(qsa, pic_hw - fr) * _lt(fr, qy) * _lt(qy, pic_h - fr)
+        qv = qy / pic_h
+        qu = qs / (2 * pic_hw) + 0.5
+        lower = _lt(qv, col(s["pic_split"]) + 0.15 * (qu - 0.5))
+        disc = _lt((qu - col(s["pic_disc"])) ** 2 + (qv - 0.72) ** 2, 0.018)
+        pmat = torch.maximum(in_pic * _M_PIC_FRAME, canvas * (_M_PIC_A + torch.maximum(lower, 2 * disc)))
+        update(mat, where, torch.maximum(mat[where], pmat))
 
-    # ---- materials of boxes: the slot, with details on the bed, pillows, nightstand, lamp
-    box_mat = k_box.to(u8)
-    is_bed = on_box & (k_box == _BED)
-    bed_top = is_bed & top
-    fold_z = col(s["fold_z"])
-    box_mat = torch.where(is_bed & ~top & (py < 0.27), _M_BED_FRAME, box_mat).to(u8)
-    box_mat = torch.where(bed_top & (pz > fold_z - 0.16),
-                          torch.where(pz > fold_z, _M_SHEET, _M_FOLD).to(u8), box_mat)
-    cloth = s["cloth"]
-    for i, m in enumerate((_M_CLOTH0, _M_CLOTH1)):
-        on_cloth = bed_top & col(s["clutter"]) & ((px - col(cloth[:, i, 0])).abs() < col(cloth[:, i, 2])) \
-            & ((pz - col(cloth[:, i, 1])).abs() < col(cloth[:, i, 3]))
-        box_mat = torch.where(on_cloth, m, box_mat).to(u8)
-    box_mat = torch.where(on_box & (k_box == _SHADE) & col(s["pendant"]) & (ny < -0.5), _M_GLOW, box_mat).to(u8)
-    stand = on_box & (k_box == _STAND) & ~top
-    st_h = col(s["st_h"])
-    dark = (on_box & (k_box == _PILLOWS) & ((px - col(s["bed_x"])).abs() < 0.03)) \
-        | (stand & ((py - (st_h - 0.2)).abs() < 0.015)) \
-        | (stand & ((py - (st_h - 0.1)).abs() < 0.025) & ((px - col(s["st_x"])).abs() < 0.03))
-    mat = torch.where(on_box, box_mat, mat)
-    factor = torch.where(on_box, torch.where(dark, 0.5, 1.0), factor)
+    # ---- box materials: the slot, with details on the bed, pillows, nightstand, lamp
+    if boxes:
+        mat = mat * room + on_box * (_M_BOX + slot)
+        factor = factor * room + on_box
+        where = rect(_union(s["box_bounds"][:, _BED], s["box_bounds"][:, _PILLOWS])) if _BED in boxes else None
+        if where is not None:
+            bpx, bpy, bpz, bslot = px[where], py[where], pz[where], slot[where]
+            is_bed = _eq(bslot, _BED)
+            bed_top = is_bed * top[where]
+            fold_z = col(s["fold_z"])
+            details = torch.maximum(
+                (is_bed - bed_top) * _lt(bpy, 0.27) * _M_BED_FRAME,
+                bed_top * _lt(fold_z - 0.16, bpz) * (_M_FOLD - _lt(fold_z, bpz)))
+            if s["clutter"].any():
+                cloth = s["cloth"]
+                clutter = col(s["clutter"])
+                for i, m in enumerate((_M_CLOTH0, _M_CLOTH1)):
+                    on_cloth = bed_top * clutter * _lt((bpx - col(cloth[:, i, 0])).abs_(), col(cloth[:, i, 2])) \
+                        * _lt((bpz - col(cloth[:, i, 1])).abs_(), col(cloth[:, i, 3]))
+                    details = torch.maximum(details, on_cloth * m)
+            update(mat, where, torch.maximum(mat[where], details))
+            gap = _eq(bslot, _PILLOWS) * _lt((bpx - col(s["bed_x"])).abs_(), 0.03)
+            update(factor, where, factor[where] * (1 - 0.5 * gap))
+        where = rect(s["box_bounds"][:, _SHADE]) if _SHADE in boxes and s["pendant"].any() else None
+        if where is not None:
+            glow = _eq(slot[where], _SHADE) * col(s["pendant"]) * _lt(ny[where], -0.5)
+            update(mat, where, torch.maximum(mat[where], glow * _M_GLOW))
+        where = rect(s["box_bounds"][:, _STAND]) if _STAND in boxes else None
+        if where is not None:
+            spy = py[where]
+            st_h = col(s["st_h"])
+            drawer = _eq(slot[where], _STAND) * (1 - top[where]) * torch.maximum(
+                _lt((spy - (st_h - 0.2)).abs_(), 0.015),
+                _lt((spy - (st_h - 0.1)).abs_(), 0.025) * _lt((px[where] - col(s["st_x"])).abs_(), 0.03))
+            update(factor, where, factor[where] * (1 - 0.5 * drawer))
 
     # ---- lighting
-    # Ambient occlusion towards the room's edges (a surface's own plane is at ~0).
-    edge = None
-    for d in (depth - pz, px + hw, hw - px, py, _CEILING - py):
-        d = torch.where(d > 1e-3, d, 1e3)
-        edge = d if edge is None else torch.minimum(edge, d)
-    occl = 1.0 - 0.35 * torch.exp(-edge / 0.3)
+    # Ambient occlusion towards the room's edges: of the distances to the
+    # nearest x, y and z planes one is ~0 (the surface's own), so the edge
+    # distance is the median of the three.
+    d_x = hw - px.abs()
+    d_y = torch.minimum(py, _CEILING - py)
+    d_z = depth - pz
+    edge = d_x + d_y + d_z - torch.maximum(torch.maximum(d_x, d_y), d_z) - torch.minimum(torch.minimum(d_x, d_y), d_z)
+    occl = 1.0 - 0.35 / (1.0 + (edge * 4.0) ** 2)
     # Contact shadows on the floor around the bed and the nightstand.
-    fb = [_BED, _STAND]
-    lo_all, hi_all = s["lo"], s["hi"]
-    sx = torch.maximum(lo_all[:, fb, 0, None] - px[:, None], px[:, None] - hi_all[:, fb, 0, None]).clamp_(min=0)
-    sz = torch.maximum(lo_all[:, fb, 2, None] - pz[:, None], pz[:, None] - hi_all[:, fb, 2, None]).clamp_(min=0)
-    near2 = (sx * sx + sz * sz).amin(dim=1)
-    occl = torch.where(room & floor, occl * (1.0 - 0.55 * torch.exp(-near2 / 0.02)), occl)
-    occl = torch.where(on_box, 1.0, occl) * (0.93 + 0.07 * ny)
+    where = rect(s["shadow_bounds"])
+    if where is not None:
+        spx, spz = px[where], pz[where]
+        near2 = None
+        for k in (_BED, _STAND):
+            lo, hi = s["lo"][:, k], s["hi"][:, k]
+            sx = torch.maximum(col(lo[:, 0]) - spx, spx - col(hi[:, 0])).clamp_(min=0)
+            sz = torch.maximum(col(lo[:, 2]) - spz, spz - col(hi[:, 2])).clamp_(min=0)
+            d2 = sx * sx + sz * sz
+            near2 = d2 if near2 is None else torch.minimum(near2, d2)
+        update(occl, where, occl[where] * (1 - (floor * room)[where] * 0.55 / (1.0 + near2 * 60.0) ** 2))
+    occl = (occl * room + on_box) * (0.93 + 0.07 * ny)
 
     def point_light(pos, power, radius2):
         lx = col(pos[:, 0]) - px
@@ -825,17 +996,42 @@ def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: 
         return col(power) * cos.clamp_(min=0) / (1.0 + d2 / col(radius2))
 
     e_lamp = point_light(s["lamp_pos"], s["lamp_power"], s["lamp_radius2"])
-    e_win = point_light(s["win_pos"], s["win_power"], s["win_radius2"])
+    e_win = point_light(s["win_pos"], s["win_power"], s["win_radius2"]) if s["win_power"].any() else 0.0
 
     # ---- look up the palette and light it
     M = _NUM_MATERIALS
-    index = mat.long() + torch.arange(c, device=dev)[:, None] * M
-    albedo = s["albedo"].permute(2, 0, 1).reshape(3, c * M)[:, index]      # [3, c, P]
-    emission = s["emission"].permute(2, 0, 1).reshape(3, c * M)[:, index]
-    light = s["ambient"].T[:, :, None] * occl \
-        + torch.tensor(_LIGHT_RGB, device=dev).view(3, 1, 1) * e_lamp \
-        + torch.tensor(_DAY_RGB, device=dev).view(3, 1, 1) * e_win
-    out = (albedo * light + emission) * factor
-    # A soft shoulder instead of a hard clip, and a faint vignette.
-    out = out / (1.0 + 0.25 * out) * (1.25 * (1.0 - 0.18 * (u * u + v * v)))
-    return out.clamp_(0.0, 1.0)
+    index = (mat.long() + torch.arange(c, device=dev)[:, None, None] * M).view(-1)
+    palette = torch.cat([s["albedo"], s["emission"]], dim=-1).reshape(c * M, 6)
+    looked = palette.index_select(0, index).view(c, H, W, 6)
+    vignette = 1.25 * (1.0 - 0.18 * (u * u + v * v))
+    out = []
+    for ch in range(3):
+        light = col(s["ambient"][:, ch]) * occl + _LIGHT_RGB[ch] * e_lamp + _DAY_RGB[ch] * e_win
+        x = (looked[..., ch] * light + looked[..., 3 + ch]) * factor
+        # A soft shoulder instead of a hard clip, and a faint vignette.
+        out.append((x / (1.0 + 0.25 * x) * vignette).clamp_(0.0, 1.0))
+    return torch.stack(out, dim=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.rooms OUT.png [--resolution R] [--seed S] [--rows N]``: save a grid of rooms."""
+    import argparse
+
+    from PIL import Image
+
+    parser = argparse.ArgumentParser(prog="python -m engine.rooms", description="Save a grid of procedural rooms.")
+    parser.add_argument("out", help="PNG file to write")
+    parser.add_argument("--resolution", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--rows", type=int, default=4, help="the grid is rows x rows images")
+    args = parser.parse_args(argv)
+    r, k = args.resolution, args.rows
+    images, _ = sample_rooms(k * k, seed=args.seed, resolution=r)
+    grid = to_uint8(images).reshape(k, k, r, r, 3).transpose(0, 2, 1, 3, 4).reshape(k * r, k * r, 3)
+    Image.fromarray(grid).save(args.out, optimize=True)
+    print(f"wrote {args.out}: {k}x{k} rooms at {r}x{r}, seed {args.seed}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
