@@ -70,6 +70,10 @@ class MainWindow(QtWidgets.QMainWindow):
         st = self.settings.value("window/state")
         if st is not None:
             self.restoreState(st)
+        for key, sp in self._splitters.items():
+            v = self.settings.value(f"window/splitter_{key}")
+            if v is not None:
+                sp.restoreState(v)
         self._update_title()
         self.view.set_message("Loading model…")
         self._request()
@@ -108,6 +112,7 @@ class MainWindow(QtWidgets.QMainWindow):
         split.setStretchFactor(1, 4)
         split.setObjectName("mainSplitter")
         self.setCentralWidget(split)
+        self._splitters = {"main": split, "right": right}
 
         self.status_time = QtWidgets.QLabel("")
         self.status_device = QtWidgets.QLabel("")
@@ -608,6 +613,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        for key, sp in self._splitters.items():
+            self.settings.setValue(f"window/splitter_{key}", sp.saveState())
         self.settings.sync()
         self.engine.close()
         super().closeEvent(event)
