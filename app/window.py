@@ -57,6 +57,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._save_path: Path | None = None
         self._had_frame = False
         self._last_ok: EditorState | None = None  # what the last good frame showed
+        self._discover = None
         self.history: History[EditorState] = History(
             EditorState(str(Path(model_path).resolve()), Scene(psi=0.7)))
 
@@ -167,6 +168,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.undo_action = act("&Undo", self.undo, QtGui.QKeySequence.Undo, "fa5s.undo", edit_menu)
         self.redo_action = act("&Redo", self.redo, QtGui.QKeySequence("Ctrl+Shift+Z"), "fa5s.redo", edit_menu)
         act("Reset all &sliders", self.reset_all, None, "fa5s.eraser", edit_menu)
+        analysis_menu = menu.addMenu("&Analysis")
+        act("&Discover semantics…", self.discover_dialog, QtGui.QKeySequence("Ctrl+D"), "fa5s.search", analysis_menu)
         self._sync_undo_actions()
 
     # ------------------------------------------------------------------ state
@@ -379,7 +382,12 @@ class MainWindow(QtWidgets.QMainWindow):
             if b.fingerprint in have:
                 continue
             have.add(b.fingerprint)
-            edits.append(Edit.with_default_layers(b, 0.0, num_layers=info.num_layers))
+            new = Edit.with_default_layers(b, 0.0, num_layers=info.num_layers)
+            same = [i for i, e in enumerate(edits) if e.boundary.name == b.name]
+            if same:  # a re-fitted boundary of that name supersedes the old row, keeping its strength
+                edits[same[0]] = Edit(b, edits[same[0]].strength, new.layers)
+            else:
+                edits.append(new)
         return scene.with_(edits=tuple(edits)), msgs
 
     def _recover(self, result: RenderResult) -> None:
@@ -610,7 +618,28 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.open_path(url.toLocalFile())
         event.acceptProposedAction()
 
+    # ------------------------------------------------------------------ discovery
+
+    def discover_dialog(self) -> None:
+        """Run the HiGAN pipeline on the current model in the background; load its boundaries."""
+        from .discover_dialog import DiscoverDialog
+
+        if self._discover is not None and self._discover.isVisible():
+            self._discover.raise_()
+            return
+        if self._info is None:
+            self._show_error("open a model first")
+            return
+        import platformdirs
+        out = Path(platformdirs.user_data_dir("Strata", "Strata")) / "discoveries" / self._info.fingerprint[:12]
+        self._discover = DiscoverDialog(self._info.path, out_dir=str(out), device=self.engine.renderer.device.type,
+                                        parent=self)
+        self._discover.boundariesReady.connect(self.open_path)
+        self._discover.show()
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if self._discover is not None:
+            self._discover.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         for key, sp in self._splitters.items():

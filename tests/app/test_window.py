@@ -173,3 +173,40 @@ def test_preview_strip_for_the_selected_row(make_window, qtbot, tmp_path):
     from PIL import Image
     gif = Image.open(tmp_path / "strip.gif")
     assert gif.n_frames == 12 and Image.open(tmp_path / "strip.png").width > 7 * 100
+
+
+def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map(
+        make_window, qtbot, tmp_path, monkeypatch):
+    import time
+
+    import platformdirs
+
+    import engine.analysis
+    from engine.boundary import Boundary, save_boundary
+
+    def fake_run(model_path, *, out_dir, progress=None, should_stop=None, **kw):
+        for i in range(5):
+            time.sleep(0.05)
+            progress((i + 1) / 5, f"step {i}")
+        d = __import__("pathlib").Path(out_dir) / "boundaries"
+        d.mkdir(parents=True, exist_ok=True)
+        rng = np.random.RandomState(3)
+        save_boundary(Boundary("lamp", rng.randn(16), level="object", layers=(2, 3),
+                               extra={"dS": [0, 0.1, 0.9, 0.8, 0.1, 0]}), d / "lamp.npz")
+        save_boundary(Boundary("wall_hue", rng.randn(16), level="colour", layers=(5, 5),
+                               extra={"dS": [0, 0, 0, 0.1, 0.2, 0.9]}), d / "wall_hue.npz")
+        return {}
+
+    monkeypatch.setattr(engine.analysis, "run_discovery", fake_run)
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "data"))
+    win = make_window(with_boundaries=False)
+    win.discover_dialog()
+    dlg = win._discover
+    assert dlg.isVisible()
+    dlg.start()
+    assert win.isEnabled()  # the window stays usable while it runs
+    qtbot.waitUntil(lambda: win.panel.row_count() == 2, timeout=10_000)
+    assert [win.panel.row(i).name for i in range(2)] == ["lamp", "wall_hue"]
+    heat = win.panel.layer_grid().heat()
+    assert heat is not None and heat.shape == (2, 6) and heat[0].argmax() == 2
+    assert dlg.runner.wait(5)

@@ -1,0 +1,690 @@
+"""*Discover semantics...*: HiGAN's pipeline (``engine.analysis.run_discovery``) from the editor.
+
+Two pieces:
+
+DiscoveryRunner
+    A ``QObject`` that runs ``run_discovery`` on a ``threading.Thread``
+    named ``strata-discovery`` and reports through queued signals. The
+    worker only emits; every public signal is delivered on the runner's
+    (GUI) thread, after the worker thread has been joined.
+DiscoverDialog
+    A non-modal dialog: the run's settings, Start / Cancel, a progress bar
+    with the current step and a time estimate, and, when done, a summary
+    and the hierarchy heat map. It emits ``boundariesReady(folder)`` so the
+    main window can load the new library.
+
+Wiring in the main window::
+
+    dlg = DiscoverDialog(model_path, out_dir=default_folder, device=device, parent=self)
+    dlg.boundariesReady.connect(self.open_boundary_folder)
+    dlg.show()
+    ...
+    dlg.shutdown()   # in MainWindow.closeEvent: stops a run and joins its thread
+
+A cancelled run keeps what it finished on disk (``annotations.npz``,
+``rescore.json``); Start with the same folder and settings resumes it.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import shlex
+import threading
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6.QtCore import QObject, Signal
+
+from engine.analysis import ANNOTATIONS_FILE, LIBRARY_DIR, Cancelled
+from engine.errors import StrataError
+
+__all__ = ["DiscoverDialog", "DiscoveryRunner", "available_predictor_names", "format_duration",
+           "format_eta"]
+
+log = logging.getLogger(__name__)
+
+THREAD_NAME = "strata-discovery"
+# No time estimate before this much of the run and this many seconds have gone by:
+# the first batches include warm-up and say little about the rate.
+ETA_MIN_FRACTION = 0.02
+ETA_MIN_SECONDS = 0.3
+
+
+def _default_run_fn(*args, **kwargs):
+    from engine.analysis import run_discovery  # looked up at call time, so a patched module is seen
+    return run_discovery(*args, **kwargs)
+
+
+def format_duration(seconds: float) -> str:
+    """``"45 s"``, ``"3 min 12 s"``, ``"2 h 05 min"``."""
+    s = max(int(round(seconds)), 0)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
+
+
+def format_eta(seconds: float | None) -> str:
+    """Time left in words (``"about 3 min left"``); ``""`` when unknown (None or negative)."""
+    if seconds is None or seconds < 0:
+        return ""
+    if seconds < 10:
+        return "a few seconds left"
+    if seconds < 60:
+        return f"about {int(round(seconds / 5.0)) * 5} s left"
+    if seconds < 5400:
+        return f"about {max(int(round(seconds / 60.0)), 1)} min left"
+    hours, minutes = divmod(int(round(seconds / 60.0)), 60)
+    return f"about {hours} h {minutes:02d} min left"
+
+
+class _Eta:
+    """Time left from the rate since the first report (resumed runs start above 0)."""
+
+    def __init__(self, min_fraction: float = ETA_MIN_FRACTION, min_seconds: float = ETA_MIN_SECONDS):
+        self.min_fraction = min_fraction
+        self.min_seconds = min_seconds
+        self._t0: float | None = None
+        self._f0 = 0.0
+
+    def update(self, fraction: float, now: float | None = None) -> float:
+        """Seconds left, or -1.0 while there is too little progress to tell."""
+        now = time.monotonic() if now is None else now
+        if self._t0 is None:
+            self._t0, self._f0 = now, fraction
+            return -1.0
+        done, elapsed = fraction - self._f0, now - self._t0
+        if fraction >= 1.0:
+            return 0.0
+        if done < self.min_fraction or elapsed < self.min_seconds:
+            return -1.0
+        return elapsed / done * (1.0 - fraction)
+
+
+class DiscoveryRunner(QObject):
+    """Runs ``run_discovery`` (or ``run_fn``) on a worker thread; one run at a time.
+
+    Signals
+    -------
+    progressed(fraction, message, eta_seconds)
+        ``fraction`` of the whole run in [0, 1], the step's message, and
+        the seconds left (-1.0 until enough progress to estimate).
+    finished(summary)
+        ``run_fn``'s return value (``run_discovery``'s summary dict).
+    failed(message)
+        A one-line message (a :class:`StrataError`'s text, or a bug's).
+    cancelled()
+        The run stopped because :meth:`cancel` was called; its finished
+        work is on disk.
+
+    Exactly one of ``finished``, ``failed``, ``cancelled`` follows each
+    :meth:`start`, on this object's thread, once the worker thread has
+    ended; :meth:`is_running` is already False then.
+
+    Parameters
+    ----------
+    run_fn : callable, optional
+        ``run_fn(model_path, *, out_dir, progress, should_stop, **options)``;
+        default :func:`engine.analysis.run_discovery`.
+    parent : QObject, optional
+    """
+
+    progressed = Signal(float, str, float)
+    finished = Signal(object)  # object, not dict: PySide6 can drop dict payloads
+    failed = Signal(str)
+    cancelled = Signal()
+
+    # Emitted on the worker thread, so queued to this object's thread.
+    _rawProgress = Signal(int, float, str, float)
+    _rawDone = Signal(int)
+
+    def __init__(self, run_fn: Callable | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._run_fn = run_fn or _default_run_fn
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._run_id = 0
+        self._active = False  # a run started and its outcome not yet delivered
+        self._outcome: tuple[str, object] | None = None
+        self._lock = threading.Lock()
+        self._rawProgress.connect(self._on_progress, QtCore.Qt.QueuedConnection)
+        self._rawDone.connect(self._on_done, QtCore.Qt.QueuedConnection)
+
+    # ------------------------------------------------------------------ control (GUI thread)
+
+    def start(self, model_path, out_dir, **options) -> None:
+        """Start a run; ``options`` go to ``run_fn`` (``predictor``, ``n``, ``m``, ``lam``, ``k`` ...).
+
+        Raises
+        ------
+        RuntimeError
+            A run is already going.
+        """
+        if self.is_running():
+            raise RuntimeError("a discovery run is already going")
+        self._deliver()  # a finished run whose outcome is still queued: report it first
+        self._stop.clear()
+        self._run_id += 1
+        self._active = True
+        self._outcome = None
+        self._thread = threading.Thread(target=self._work, name=THREAD_NAME, daemon=True,
+                                        args=(self._run_id, model_path, out_dir, dict(options)))
+        self._thread.start()
+
+    def cancel(self) -> None:
+        """Ask the run to stop after its current batch (returns at once)."""
+        self._stop.set()
+
+    def is_running(self) -> bool:
+        """True from :meth:`start` until the outcome signal is delivered."""
+        return self._active
+
+    def stopping(self) -> bool:
+        """True while a cancelled run is still winding down."""
+        return self._active and self._stop.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Join the worker thread; if it ended, deliver its outcome signal now.
+
+        Call from the runner's thread. Returns True when no run is left going.
+        """
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                return False
+        self._deliver()
+        return not self._active
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _work(self, run_id: int, model_path, out_dir, options: dict) -> None:
+        eta = _Eta()
+
+        def progress(fraction: float, message: str) -> None:
+            fraction = min(max(float(fraction), 0.0), 1.0)
+            self._emit(self._rawProgress, run_id, fraction, str(message), eta.update(fraction))
+
+        try:
+            summary = self._run_fn(model_path, out_dir=out_dir, progress=progress,
+                                   should_stop=self._stop.is_set, **options)
+            outcome = ("finished", summary)
+        except Cancelled:
+            outcome = ("cancelled", None)
+        except StrataError as exc:
+            outcome = ("failed", str(exc))
+        except Exception as exc:  # a bug: say so in one line, keep the traceback in the log
+            log.error("discovery run failed:\n%s", traceback.format_exc())
+            outcome = ("failed", f"unexpected error ({type(exc).__name__}): {exc}")
+        with self._lock:
+            if run_id == self._run_id:
+                self._outcome = outcome
+        self._emit(self._rawDone, run_id)
+
+    @staticmethod
+    def _emit(signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the runner was deleted while the thread ran: nobody to tell
+            pass
+
+    # ------------------------------------------------------------------ delivery (GUI thread)
+
+    def _on_progress(self, run_id: int, fraction: float, message: str, eta: float) -> None:
+        if run_id == self._run_id and self._active:
+            self.progressed.emit(fraction, message, eta)
+
+    def _on_done(self, run_id: int) -> None:
+        if run_id == self._run_id:
+            self._deliver()
+
+    def _deliver(self) -> None:
+        """Emit the outcome of an ended run, once (the thread is joined first)."""
+        with self._lock:
+            outcome = self._outcome
+            if outcome is None:
+                return
+            self._outcome = None
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._active = False
+        kind, payload = outcome
+        if kind == "finished":
+            self.finished.emit(payload)
+        elif kind == "failed":
+            self.failed.emit(payload)
+        else:
+            self.cancelled.emit()
+
+
+def available_predictor_names() -> list[str]:
+    """Registered predictors (:mod:`engine.predictors`); ``["rooms"]`` when there is no registry."""
+    try:
+        from engine import predictors as registry
+        names = [str(n) for n in registry.available_predictors()]
+    except Exception:  # no registry yet, or a broken one: the run will say what is wrong
+        return ["rooms"]
+    return names or ["rooms"]
+
+
+def _spin(lo: int, hi: int, value: int, step: int = 1, tip: str = "") -> QtWidgets.QSpinBox:
+    box = QtWidgets.QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setGroupSeparatorShown(True)
+    box.setToolTip(tip)
+    return box
+
+
+def _dspin(lo: float, hi: float, value: float, step: float, decimals: int,
+           tip: str = "") -> QtWidgets.QDoubleSpinBox:
+    box = QtWidgets.QDoubleSpinBox()
+    box.setDecimals(decimals)
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+class DiscoverDialog(QtWidgets.QDialog):
+    """Run HiGAN's discovery on the open generator and show the hierarchy it finds.
+
+    Parameters
+    ----------
+    model_path : path
+        The generator file to analyse.
+    out_dir : path, optional
+        Default output folder (the caller picks one, e.g. beside the model).
+    device : str, optional
+        Passed to ``run_discovery`` (default: CUDA when present).
+    predictors : sequence of str or predictor objects, optional
+        What the predictor box offers; default the registered names
+        (:func:`available_predictor_names`). An object is passed to the run
+        as it is and listed by its ``name``.
+    run_fn : callable, optional
+        Replaces ``engine.analysis.run_discovery`` (tests).
+    parent : QWidget, optional
+
+    Signals
+    -------
+    boundariesReady(folder)
+        A run finished and wrote at least one boundary into ``folder``
+        (``out_dir/boundaries``).
+    """
+
+    boundariesReady = Signal(str)
+
+    def __init__(self, model_path, out_dir=None, *, device: str | None = None,
+                 predictors: Sequence | None = None, run_fn: Callable | None = None,
+                 parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Discover semantics")
+        self.setModal(False)
+        self.model_path = Path(model_path)
+        self.device = device
+        self.ask_before_stopping = True  # closing while running asks first (tests turn it off)
+        self._close_when_stopped = False
+        self._t_start = 0.0
+        self._out_of_run: Path | None = None
+        self._pixmap: QtGui.QPixmap | None = None
+        self.runner = DiscoveryRunner(run_fn, self)
+        self.runner.progressed.connect(self._on_progress)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.cancelled.connect(self._on_cancelled)
+        self._predictors = list(predictors) if predictors is not None else available_predictor_names()
+        self._build(out_dir)
+        self._set_running(False)
+
+    # ------------------------------------------------------------------ layout
+
+    def _build(self, out_dir) -> None:
+        intro = QtWidgets.QLabel(
+            "Finds which semantics this generator controls and at which layers (HiGAN): "
+            "scores N random scenes with a predictor, fits a boundary per semantic, then moves "
+            "M fresh scenes along it layer by layer to see where it acts.<br>"
+            "<b>Cancel</b> keeps the work done on disk; <b>Start</b> again with the same folder "
+            "and settings resumes it.")
+        intro.setWordWrap(True)
+        intro.setTextFormat(QtCore.Qt.RichText)
+        self.model_label = QtWidgets.QLabel()
+        self.model_label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+
+        self.predictor_combo = QtWidgets.QComboBox()
+        for p in self._predictors:
+            self.predictor_combo.addItem(p if isinstance(p, str) else str(getattr(p, "name", p)))
+        self.predictor_combo.setToolTip("What scores each scene (engine.predictors)")
+        self.n_spin = _spin(10, 10_000_000, 20000, 1000, "Scenes to sample and score (HiGAN: 500,000)")
+        self.m_spin = _spin(1, 1_000_000, 500, 100, "Fresh scenes moved along each boundary (HiGAN: 500)")
+        self.lam_spin = _dspin(0.1, 50.0, 2.0, 0.5, 2, "How far each scene is moved (HiGAN: 2)")
+        self.top_spin = _dspin(0.001, 0.5, 0.02, 0.005, 3,
+                               "Fraction of scenes taken as positives, and as negatives (HiGAN: 2%)")
+        self.seed_spin = _spin(0, 2**31 - 1, 0, 1, "Seed of the sampled codes and the split")
+        self.batch_spin = _spin(1, 4096, 64, 16, "Images per forward pass")
+        self.out_edit = QtWidgets.QLineEdit("" if out_dir is None else str(out_dir))
+        self.out_edit.setPlaceholderText("folder for annotations, boundaries and the report")
+        self.out_edit.textChanged.connect(self._update_hint)
+        self.browse_button = QtWidgets.QToolButton()
+        self.browse_button.setText("…")
+        self.browse_button.setToolTip("Choose the output folder")
+        try:
+            import qtawesome as qta
+            self.browse_button.setIcon(qta.icon("fa5s.folder-open"))
+        except Exception:  # an icon is a nicety
+            pass
+        self.browse_button.clicked.connect(self._browse)
+        out_row = QtWidgets.QHBoxLayout()
+        out_row.setContentsMargins(0, 0, 0, 0)
+        out_row.addWidget(self.out_edit, 1)
+        out_row.addWidget(self.browse_button)
+
+        # One grid, so that the labels of the single fields and of the pairs line up.
+        form = QtWidgets.QGridLayout()
+        form.setHorizontalSpacing(10)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+
+        def label(text: str, buddy: QtWidgets.QWidget) -> QtWidgets.QLabel:
+            lab = QtWidgets.QLabel(text)
+            lab.setBuddy(buddy)
+            return lab
+
+        form.addWidget(QtWidgets.QLabel("Model:"), 0, 0)
+        form.addWidget(self.model_label, 0, 1, 1, 3)
+        form.addWidget(label("&Predictor:", self.predictor_combo), 1, 0)
+        form.addWidget(self.predictor_combo, 1, 1)
+        for row, col, text, box in ((2, 0, "Samples &N:", self.n_spin),
+                                    (2, 2, "Rescoring &M:", self.m_spin),
+                                    (3, 0, "Step &λ:", self.lam_spin),
+                                    (3, 2, "Top &k fraction:", self.top_spin),
+                                    (4, 0, "S&eed:", self.seed_spin),
+                                    (4, 2, "&Batch size:", self.batch_spin)):
+            form.addWidget(label(text, box), row, col)
+            form.addWidget(box, row, col + 1)
+        form.addWidget(label("&Output folder:", self.out_edit), 5, 0)
+        form.addLayout(out_row, 5, 1, 1, 3)
+        self.hint_label = QtWidgets.QLabel()
+        hint_palette = self.hint_label.palette()
+        hint_palette.setColor(QtGui.QPalette.WindowText, hint_palette.color(QtGui.QPalette.PlaceholderText))
+        self.hint_label.setPalette(hint_palette)
+        form.addWidget(self.hint_label, 6, 1, 1, 3)
+        self._fields = [self.predictor_combo, self.n_spin, self.m_spin, self.lam_spin, self.top_spin,
+                        self.seed_spin, self.batch_spin, self.out_edit, self.browse_button]
+
+        self.progress_bar = QtWidgets.QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setValue(0)
+        self.status_label = QtWidgets.QLabel("Ready.")
+        self.status_label.setMinimumWidth(200)
+        self.status_label.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
+        self.eta_label = QtWidgets.QLabel()
+        self.eta_label.setAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+        status_row = QtWidgets.QHBoxLayout()
+        status_row.addWidget(self.status_label, 1)
+        status_row.addWidget(self.eta_label)
+        self.error_label = QtWidgets.QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(QtCore.Qt.TextSelectableByMouse)
+        self.error_label.setStyleSheet("color: #b00020;")
+        self.error_label.hide()
+
+        self.summary_label = QtWidgets.QLabel()
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(QtCore.Qt.RichText)
+        self.summary_label.setOpenExternalLinks(True)
+        self.summary_label.setTextInteractionFlags(QtCore.Qt.TextBrowserInteraction)
+        self.summary_label.hide()
+        self.heatmap_label = QtWidgets.QLabel()
+        self.heatmap_label.setAlignment(QtCore.Qt.AlignCenter)
+        self.heatmap_scroll = QtWidgets.QScrollArea()
+        self.heatmap_scroll.setWidget(self.heatmap_label)
+        self.heatmap_scroll.setWidgetResizable(True)
+        self.heatmap_scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
+        self.heatmap_scroll.hide()
+
+        self.start_button = QtWidgets.QPushButton("Start")
+        self.start_button.setDefault(True)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop after the current batch; the work done stays on disk")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button = QtWidgets.QPushButton("Close")
+        self.close_button.setAutoDefault(False)
+        self.close_button.clicked.connect(self.reject)
+        buttons = QtWidgets.QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addSpacing(12)
+        buttons.addWidget(self.close_button)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addSpacing(4)
+        layout.addLayout(form)
+        layout.addSpacing(4)
+        layout.addWidget(self.progress_bar)
+        layout.addLayout(status_row)
+        layout.addWidget(self.error_label)
+        layout.addWidget(self.summary_label)
+        layout.addWidget(self.heatmap_scroll, 1)
+        layout.addLayout(buttons)
+        # Never squeeze the fields: the dialog grows when the error, summary or heat map appear.
+        layout.setSizeConstraint(QtWidgets.QLayout.SetMinimumSize)
+        self.set_model_path(self.model_path)
+        self._update_hint()
+        self.resize(580, self.sizeHint().height())
+
+    # ------------------------------------------------------------------ public
+
+    def set_model_path(self, path) -> None:
+        """The generator the next Start analyses (a running run keeps its own)."""
+        self.model_path = Path(path)
+        self.model_label.setText(self.model_path.name)
+        self.model_label.setToolTip(str(self.model_path))
+
+    def out_dir(self) -> Path | None:
+        text = self.out_edit.text().strip()
+        return Path(text).expanduser() if text else None
+
+    def predictor(self):
+        """The chosen predictor: a registered name or an object."""
+        i = self.predictor_combo.currentIndex()
+        return self._predictors[i] if 0 <= i < len(self._predictors) else "rooms"
+
+    def options(self) -> dict:
+        """The keyword arguments the next Start passes to ``run_discovery`` (besides the folder)."""
+        opts = dict(predictor=self.predictor(), n=self.n_spin.value(), m=self.m_spin.value(),
+                    lam=self.lam_spin.value(), k=self.top_spin.value(), seed=self.seed_spin.value(),
+                    batch_size=self.batch_spin.value(), device=self.device)
+        opts["command"] = self._command(opts)
+        return opts
+
+    def is_running(self) -> bool:
+        return self.runner.is_running()
+
+    def start(self) -> None:
+        """Start (or resume) a run with the dialog's settings."""
+        if self.runner.is_running():
+            return
+        out = self.out_dir()
+        if out is None:
+            self._show_error("Choose an output folder first.")
+            return
+        self._clear_result()
+        self._out_of_run = out
+        self._t_start = time.monotonic()
+        self.progress_bar.setValue(0)
+        self.status_label.setText("Loading the model and the predictor…")
+        self.eta_label.setText("")
+        self.runner.start(self.model_path, out, **self.options())
+        self._set_running(True)
+
+    def cancel(self) -> None:
+        """Stop the run after its current batch; what it finished stays on disk."""
+        if not self.runner.is_running():
+            return
+        self.runner.cancel()
+        self.cancel_button.setEnabled(False)
+        self.status_label.setText("Stopping after this batch…")
+        self.eta_label.setText("")
+
+    def shutdown(self, timeout: float | None = None) -> bool:
+        """Stop a run and join its thread (blocking); for the main window's ``closeEvent``."""
+        if not self.runner.is_running():
+            return True
+        self.runner.cancel()
+        return self.runner.wait(timeout)
+
+    def reject(self) -> None:  # Close button, Escape and the window's close box all land here
+        if self.runner.is_running():
+            if self.ask_before_stopping and not self._confirm_stop():
+                return
+            self._close_when_stopped = True
+            self.cancel()
+            return
+        super().reject()
+
+    # ------------------------------------------------------------------ runner signals
+
+    def _on_progress(self, fraction: float, message: str, eta: float) -> None:
+        self.progress_bar.setValue(int(round(fraction * 1000)))
+        if not self.runner.stopping():
+            self.status_label.setText(message[:1].upper() + message[1:])
+            self.status_label.setToolTip(message)
+            self.eta_label.setText(format_eta(eta) if eta >= 0 else "estimating time left…")
+
+    def _on_finished(self, summary) -> None:
+        self._set_running(False)
+        self.progress_bar.setValue(1000)
+        out = self._out_of_run or self.out_dir() or Path(".")
+        summary = summary if isinstance(summary, dict) else {}
+        library = Path(summary.get("library") or out / LIBRARY_DIR)
+        rows = summary.get("boundaries")
+        files = sorted(library.glob("*.npz")) if library.is_dir() else []
+        found = sum(1 for r in rows if r.get("layers") is not None) if rows is not None else len(files)
+        missing = len(rows) - found if rows is not None else 0
+        took = summary.get("seconds", {}).get("total", time.monotonic() - self._t_start)
+        self.status_label.setText(f"Done in {format_duration(took)}.")
+        self.eta_label.setText("")
+        text = (f"Found <b>{found}</b> boundar{'y' if found == 1 else 'ies'}"
+                + (f" ({missing} semantic{'s' if missing != 1 else ''} without one)" if missing else "")
+                + f", written to <a href=\"{QtCore.QUrl.fromLocalFile(str(library)).toString()}\">"
+                + f"{html.escape(str(library))}</a>.")
+        if files and self.receivers(QtCore.SIGNAL("boundariesReady(QString)")) > 0:
+            text += " They are now open in the boundary panel."
+        self.summary_label.setText(text)
+        self.summary_label.show()
+        self._show_heatmap(library, out)
+        if files:
+            self.boundariesReady.emit(str(library))
+        self._maybe_close()
+
+    def _on_failed(self, message: str) -> None:
+        self._set_running(False)
+        self.status_label.setText("Failed.")
+        self.eta_label.setText("")
+        self._show_error(message)
+        self._maybe_close()
+
+    def _on_cancelled(self) -> None:
+        self._set_running(False)
+        self.status_label.setText("Stopped. The work done is saved; Start resumes it.")
+        self.eta_label.setText("")
+        self._maybe_close()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _maybe_close(self) -> None:
+        if self._close_when_stopped:
+            self._close_when_stopped = False
+            super().reject()
+
+    def _confirm_stop(self) -> bool:
+        box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Question, "Stop discovery?",
+            "A discovery run is in progress. Stop it and close?\n\n"
+            "The work done stays in the output folder; Start with the same folder resumes it.",
+            parent=self)
+        stop = box.addButton("Stop and close", QtWidgets.QMessageBox.AcceptRole)
+        box.addButton("Keep running", QtWidgets.QMessageBox.RejectRole)
+        box.exec()
+        return box.clickedButton() is stop
+
+    def _set_running(self, running: bool) -> None:
+        for w in self._fields:
+            w.setEnabled(not running)
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if not running:
+            self._update_hint()
+
+    def _update_hint(self) -> None:
+        out = self.out_dir()
+        if out is not None and (out / ANNOTATIONS_FILE).exists():
+            self.hint_label.setText("This folder holds an earlier run: Start resumes it "
+                                    "(keep N and the seed).")
+            self.hint_label.setToolTip("What is done is reused. Choose another folder for a fresh run.")
+        else:
+            self.hint_label.setText("")
+        self.hint_label.setVisible(bool(self.hint_label.text()))
+
+    def _clear_result(self) -> None:
+        self.error_label.hide()
+        self.error_label.clear()
+        self.summary_label.hide()
+        self.heatmap_scroll.hide()
+        self.heatmap_label.clear()
+        self._pixmap = None
+
+    def _show_error(self, message: str) -> None:
+        line = " ".join(str(message).split())  # one line, whatever the exception held
+        self.error_label.setText(line)
+        self.error_label.setToolTip(str(message))
+        self.error_label.show()
+
+    def _show_heatmap(self, library: Path, out: Path) -> None:
+        for path in (library / "hierarchy.png", out / "hierarchy.png"):
+            if path.is_file():
+                pixmap = QtGui.QPixmap(str(path))
+                if not pixmap.isNull():
+                    break
+        else:
+            return
+        self._pixmap = pixmap
+        width = min(pixmap.width(), 640)
+        if width < pixmap.width():
+            pixmap = pixmap.scaledToWidth(width, QtCore.Qt.SmoothTransformation)
+        self.heatmap_label.setPixmap(pixmap)
+        self.heatmap_label.setToolTip(str(path))
+        self.heatmap_scroll.setMinimumHeight(min(pixmap.height() + 4, 360))
+        self.heatmap_scroll.setMinimumWidth(min(pixmap.width() + 4, 660))
+        self.heatmap_scroll.show()
+        self.adjustSize()
+
+    def _browse(self) -> None:
+        start = str(self.out_dir() or self.model_path.parent)
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Output folder", start)
+        if path:
+            self.out_edit.setText(path)
+
+    def _command(self, opts: dict) -> str:
+        """The ``strata analyze`` line that does (and resumes) the same run, for provenance."""
+        pred = opts["predictor"]
+        args = ["strata", "analyze", "--model", str(self.model_path),
+                "--predictor", pred if isinstance(pred, str) else str(getattr(pred, "name", pred)),
+                "-n", str(opts["n"]), "-m", str(opts["m"]), "--lam", f"{opts['lam']:g}",
+                "--top", f"{opts['k']:g}", "--seed", str(opts["seed"]),
+                "--batch-size", str(opts["batch_size"])]
+        if opts.get("device"):
+            args += ["--device", str(opts["device"])]
+        args += ["-o", str(self.out_dir() or "")]
+        return " ".join(shlex.quote(a) for a in args)
