@@ -435,12 +435,9 @@ def _render(params: RoomParams, resolution: int, chunk: int | None, labels: bool
         for start in range(0, n, chunk):
             idx = order[start:start + chunk]
             part = {key: value[idx] for key, value in scene.items()}
-            boxes = present[idx].any(0).nonzero()[:, 0]
-            result = _shade(part, u, v, boxes, labels=labels)   # [c, 3 or 1, P]
-            if labels:
-                out[idx] = result.view(len(idx), 1, resolution, resolution)
-            else:
-                out[idx] = result.view(len(idx), 3, resolution, resolution).mul(2.0).sub(1.0)
+            boxes = present[idx].any(0).nonzero()[:, 0].tolist()
+            result = _shade(part, u, v, boxes, labels=labels)   # [c, 3 or 1, H, W]
+            out[idx] = result if labels else result.mul(2.0).sub(1.0)
     return out
 
 
@@ -689,6 +686,31 @@ def _scene(p: RoomParams) -> dict[str, torch.Tensor]:
     s["win_pos"] = torch.stack([win_x, win_y0 + wh / 2, torch.where(window_back, depth - 0.4, win_s)], dim=-1)
     s["win_power"] = 1.5 * sun * has["window"].float()
     s["win_radius2"] = full(6.25)
+
+    # ---- where things can show on screen, so that shading skips the rest
+    s["box_bounds"] = torch.stack([
+        _bounds(s, _corners(n, dev, (lo[:, k, 0], hi[:, k, 0]), (lo[:, k, 1], hi[:, k, 1]), (lo[:, k, 2], hi[:, k, 2])),
+                present[:, k])
+        for k in range(_NUM_BOXES)], dim=1)                                     # [n, K, 4]
+
+    def on_wall(wall, s0, s1, y0, y1, on):
+        x = torch.where(wall == _BACK, s0, torch.where(wall == _LEFT, -hw, hw))
+        x_far = torch.where(wall == _BACK, s1, x)
+        z = torch.where(wall == _BACK, depth, s0)
+        z_far = torch.where(wall == _BACK, depth, s1)
+        return _bounds(s, _corners(n, dev, (x, x_far), (y0, y1), (z, z_far)), on)
+
+    margin = s["win_hw"] + 0.34
+    s["window_bounds"] = on_wall(s["win_wall"], win_s - margin, win_s + margin,
+                                 torch.clamp(win_y0 - 0.45, min=0.12), win_y0 + wh + 0.16, has["window"])
+    s["painting_bounds"] = on_wall(s["pic_wall"], s["pic_s"] - pw / 2, s["pic_s"] + pw / 2,
+                                   s["pic_y0"], s["pic_y0"] + ph, has["painting"])
+    # The floor's farthest points are its back corners.
+    floor = _bounds(s, _corners(n, dev, (-hw, hw), (0.0, 0.0), (depth, depth)), torch.ones_like(day))
+    s["floor_bounds"] = torch.cat([floor.new_tensor([-1.5, 1.5, -1.5]).expand(n, 3), floor[:, 3:]], dim=1)
+    shadow = [_bounds(s, _corners(n, dev, (lo[:, k, 0] - 0.3, hi[:, k, 0] + 0.3), (0.0, 0.0),
+                                  (lo[:, k, 2] - 0.3, hi[:, k, 2])), present[:, k]) for k in (_BED, _STAND)]
+    s["shadow_bounds"] = _union(*shadow)
     return s
 
 
@@ -772,6 +794,8 @@ def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: 
     dx = u * ca + z1 * sa                            # [c, H, W]
     dz = z1 * ca - u * sa
     dy = y1                                          # the pitch is fixed, so dy is shared: [H, W]
+    # A component of exactly zero (it happens) would make 0 * inf below.
+    dx, dy = dx + _eq(dx, 0.0) * 1e-7, dy + _eq(dy, 0.0) * 1e-7
     ix, iy, iz = 1.0 / dx, 1.0 / dy, 1.0 / dz
 
     # ---- room: the ray's exit point from the (convex) box of the room

@@ -25,6 +25,16 @@ BACK, LEFT, RIGHT, FLOOR, CEIL, OBJECT = range(6)
 RES = 64
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # These renders are small; a second intra-op thread only adds spinning
+    # when another process is busy on the machine.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _params(n: int = 12, seed: int = 0, **values) -> RoomParams:
     return sample_params(n, torch.Generator().manual_seed(seed)).with_values(**values)
 
