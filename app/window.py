@@ -328,7 +328,6 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_result(self, result: RenderResult) -> None:
         if not result.ok:
-            self._show_error(result.error)
             self._recover(result)
             return
         info = result.model
@@ -393,8 +392,15 @@ class MainWindow(QtWidgets.QMainWindow):
     def _recover(self, result: RenderResult) -> None:
         """A request failed: go back to the last state that rendered, keeping the edits."""
         failed = result.request
-        if self._last_ok is not None and failed.model_path != self._last_ok.model_path \
-                and failed.model_path == self.state.model_path:
+        switching = (self._last_ok is not None and failed.model_path != self._last_ok.model_path
+                     and failed.model_path == self.state.model_path)
+        if switching and result.model is not None and result.model.path == failed.model_path:
+            # The new model opened, but some rows do not fit it: keep the model, drop those rows.
+            self._info = result.model
+            self._on_model_ready(result.model)
+            return
+        self._show_error(result.error)
+        if switching:
             # The model did not open: stay on the old one (the user's edits are untouched).
             self.history.undo()
             self._sync_undo_actions()

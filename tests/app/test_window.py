@@ -210,3 +210,21 @@ def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map
     heat = win.panel.layer_grid().heat()
     assert heat is not None and heat.shape == (2, 6) and heat[0].argmax() == 2
     assert dlg.runner.wait(5)
+
+
+def test_opening_a_model_of_another_dimension_keeps_it_and_drops_rows_that_do_not_fit(
+        make_window, qtbot, fixtures_dir, tiny_model):
+    win = make_window()
+    assert win.panel.row_count() == 2
+    other = fixtures_dir / "genforce_stylegan" / "stylegan_tiny32.pth"
+    win.open_path(other)
+    wait_frame(qtbot, win)
+    qtbot.waitUntil(lambda: win._info.path == str(other.resolve()), timeout=10_000)
+    wait_frame(qtbot, win)
+    assert win.view.image().shape == (32, 32, 3)
+    assert win.panel.row_count() == 0 and "do not fit" in win.statusBar().currentMessage()
+    assert win.panel.num_layers() == 8
+    QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)  # back to the first model and its rows
+    wait_frame(qtbot, win)
+    qtbot.waitUntil(lambda: win._info.path == str(tiny_model.resolve()), timeout=10_000)
+    assert win.panel.row_count() == 2 and win.view.image().shape == (16, 16, 3)
