@@ -214,6 +214,8 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
         G, D = st.G, st.D
         # Each real batch has its own seed, so a resumed run sees new rooms, not repeats.
         real = source(B, cfg.seed * 1_000_003 + st.step).to(device)
+        if not torch.isfinite(real).all():  # one bad image must not poison D's weights
+            real = torch.nan_to_num(real, nan=0.0, posinf=1.0, neginf=-1.0)
 
         # --- D step
         G.requires_grad_(False); D.requires_grad_(True)
