@@ -14,7 +14,9 @@ so does this module (the method and the file formats are described in
    as the boundary (:func:`fit_boundaries`, :func:`condition_boundary`).
 3. **Rescore.** On fresh samples, move ``+lam`` along each boundary on all
    layers and on each single layer, re-annotate, and measure the mean
-   increase of the score, ``dS`` (:func:`rescore`).
+   increase of the score, ``dS``, with a bootstrap over the samples for its
+   standard error and interval and for how stable the conclusions below
+   are (:func:`rescore`).
 4. **Read the hierarchy.** The layers holding most of the response give the
    boundary's default layers and its level (:func:`choose_layers`,
    :func:`level_of`); :func:`write_library` saves the boundaries and a
@@ -73,6 +75,7 @@ from .errors import StrataError
 
 __all__ = [
     "ANNOTATIONS_FILE",
+    "BOOTSTRAP_RESAMPLES",
     "LEVEL_THRESHOLDS",
     "Annotations",
     "Cancelled",
@@ -107,6 +110,8 @@ ANNOTATIONS_VERSION = 1
 CODES = "numpy-seedseq-v1"
 _STREAM_ANNOTATE = 0
 _STREAM_RESCORE = 1
+# The rescoring bootstrap draws its resamples from default_rng([s, 2]).
+_STREAM_BOOTSTRAP = 2
 
 # Fields that must agree for two annotation files to belong to one run.
 _RUN_KEYS = ("format", "version", "codes", "model_fingerprint", "seed", "psi", "predictor",
@@ -120,6 +125,8 @@ LIBRARY_DIR = "boundaries"
 LEVEL_THRESHOLDS: tuple[tuple[str, float], ...] = (
     ("layout", 0.25), ("object", 0.55), ("attribute", 0.85), ("colour", math.inf))
 DEFAULT_MASS = 0.6
+# Bootstrap resamples of the rescoring samples (dS intervals, stability).
+BOOTSTRAP_RESAMPLES = 1000
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed, so one run always writes the same bytes
@@ -890,10 +897,21 @@ def fit_boundaries(annotations: Annotations | str | os.PathLike, *, top: float |
 
 @dataclass(frozen=True)
 class LayerResponse:
-    """How much a semantic's score rises when one boundary is applied.
+    """How much a semantic's score rises when one boundary is applied, and how sure that is.
 
     ``dS[l]`` is ``mean(max(0, S(edited on layer l only) - S(original)))``
     over the rescoring samples; ``dS_all`` the same for an edit on all layers.
+
+    The other fields come from a bootstrap over the rescoring samples
+    (:func:`rescore`; ``docs/analysis.md``) and are None when there was none
+    (a response cached by an older Strata, fewer than 2 samples, or
+    ``resamples=0``): ``dS_se``, ``dS_lo``, ``dS_hi`` are each layer's
+    bootstrap standard error and 95% percentile interval, ``dS_all_se``,
+    ``dS_all_lo``, ``dS_all_hi`` the same for ``dS_all``;
+    ``range_stability`` and ``level_stability`` the share of resamples in
+    which :func:`choose_layers` (with ``mass = stability_mass``) gives the
+    full sample's range, and :func:`level_of` its level; ``resamples`` is
+    how many resamples were drawn (0: none).
     """
 
     name: str
@@ -901,16 +919,54 @@ class LayerResponse:
     dS: tuple[float, ...]
     dS_all: float
     vector_sha256: str = ""
+    dS_se: tuple[float, ...] | None = None
+    dS_lo: tuple[float, ...] | None = None
+    dS_hi: tuple[float, ...] | None = None
+    dS_all_se: float | None = None
+    dS_all_lo: float | None = None
+    dS_all_hi: float | None = None
+    range_stability: float | None = None
+    level_stability: float | None = None
+    stability_mass: float | None = None
+    resamples: int = 0
+
+    def stability_for(self, mass: float) -> tuple[float | None, float | None]:
+        """``(range_stability, level_stability)``, or Nones if they were measured for another ``mass``."""
+        if self.stability_mass is None or not math.isclose(self.stability_mass, mass):
+            return None, None
+        return self.range_stability, self.level_stability
 
     def to_dict(self) -> dict:
+        def floats(v):
+            return None if v is None else list(v)
+
         return {"name": self.name, "semantic": self.semantic, "dS": list(self.dS),
-                "dS_all": self.dS_all, "vector_sha256": self.vector_sha256}
+                "dS_all": self.dS_all, "vector_sha256": self.vector_sha256,
+                "dS_se": floats(self.dS_se), "dS_lo": floats(self.dS_lo), "dS_hi": floats(self.dS_hi),
+                "dS_all_se": self.dS_all_se, "dS_all_lo": self.dS_all_lo, "dS_all_hi": self.dS_all_hi,
+                "range_stability": self.range_stability, "level_stability": self.level_stability,
+                "stability_mass": self.stability_mass, "resamples": self.resamples}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> LayerResponse:
-        return cls(name=str(d["name"]), semantic=str(d["semantic"]),
-                   dS=tuple(float(v) for v in d["dS"]), dS_all=float(d["dS_all"]),
-                   vector_sha256=str(d.get("vector_sha256", "")))
+        """Read :meth:`to_dict` output; a dict without the bootstrap fields (older Strata) gives Nones."""
+        dS = tuple(float(v) for v in d["dS"])
+
+        def floats(key):  # a per-layer list, or None when absent or not one value per layer
+            v = d.get(key)
+            return tuple(float(x) for x in v) if v is not None and len(v) == len(dS) else None
+
+        def number(key):
+            v = d.get(key)
+            return None if v is None else float(v)
+
+        return cls(name=str(d["name"]), semantic=str(d["semantic"]), dS=dS,
+                   dS_all=float(d["dS_all"]), vector_sha256=str(d.get("vector_sha256", "")),
+                   dS_se=floats("dS_se"), dS_lo=floats("dS_lo"), dS_hi=floats("dS_hi"),
+                   dS_all_se=number("dS_all_se"), dS_all_lo=number("dS_all_lo"),
+                   dS_all_hi=number("dS_all_hi"), range_stability=number("range_stability"),
+                   level_stability=number("level_stability"),
+                   stability_mass=number("stability_mass"), resamples=int(d.get("resamples") or 0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -944,10 +1000,52 @@ def _vector_sha(vector: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(vector, dtype=np.float32).tobytes()).hexdigest()
 
 
+def _bootstrap(rises: np.ndarray, *, resamples: int, seed: int, mass: float,
+               layer_resolutions: Sequence[int] | None) -> dict:
+    """Bootstrap over the rescoring samples: :class:`LayerResponse`'s uncertainty fields.
+
+    ``rises`` is float64 ``[m, num_layers + 1]``, column 0 the all-layer
+    edit. Resample ``i`` draws ``m`` samples with replacement from
+    ``default_rng([seed, 2])``; every boundary of a run gets the same
+    resamples (they are measured on the same samples), whatever the order
+    or resume point. A resample's mean is ``counts @ rises / m``, ``counts``
+    being how often it drew each sample.
+    """
+    m, variants = rises.shape
+    num_layers = variants - 1
+    rng = np.random.default_rng([seed, _STREAM_BOOTSTRAP])
+    means = np.empty((resamples, variants), dtype=np.float64)
+    chunk = max(1, min(resamples, 1_000_000 // m))  # bounds the [chunk, m] index arrays
+    for b0 in range(0, resamples, chunk):
+        b = min(chunk, resamples - b0)
+        idx = rng.integers(0, m, size=(b, m)) + m * np.arange(b)[:, None]
+        counts = np.bincount(idx.ravel(), minlength=b * m).reshape(b, m)
+        means[b0:b0 + b] = counts @ rises / m
+    point = rises.sum(axis=0) / m
+    se = means.std(axis=0, ddof=1)
+    lo, hi = np.percentile(means, [2.5, 97.5], axis=0)
+    (first0,), (last0,) = _windows(point[None, 1:], mass)
+    first, last = _windows(means[:, 1:], mass)
+    level0 = level_of((first0, last0), num_layers, layer_resolutions)
+    # At most num_layers * (num_layers + 1) / 2 distinct ranges: ask level_of once for each.
+    ranges, which = np.unique(np.stack([first, last], axis=1), axis=0, return_inverse=True)
+    same_level = np.array([level_of((a, b), num_layers, layer_resolutions) == level0
+                           for a, b in ranges])[which.reshape(-1)]
+    return {
+        "dS_se": tuple(float(v) for v in se[1:]), "dS_lo": tuple(float(v) for v in lo[1:]),
+        "dS_hi": tuple(float(v) for v in hi[1:]), "dS_all_se": float(se[0]),
+        "dS_all_lo": float(lo[0]), "dS_all_hi": float(hi[0]),
+        "range_stability": float(np.mean((first == first0) & (last == last0))),
+        "level_stability": float(np.mean(same_level)),
+        "stability_mass": float(mass), "resamples": int(resamples),
+    }
+
+
 def rescore(generator, predictor, boundaries: Sequence[FittedBoundary], *, m: int = 500,
             lam: float = 2.0, seed: int = 0, psi: float | None = None, batch_size: int = 64,
             device=None, previous: Mapping[str, LayerResponse] | None = None,
             on_result: Callable[[LayerResponse], None] | None = None,
+            mass: float = DEFAULT_MASS, resamples: int = BOOTSTRAP_RESAMPLES,
             progress: Progress | None = None,
             should_stop: ShouldStop | None = None) -> Rescoring:
     """Measure each boundary's effect on its semantic, on all layers and layer by layer.
@@ -961,6 +1059,15 @@ def rescore(generator, predictor, boundaries: Sequence[FittedBoundary], *, m: in
     samples and edits are packed into batches of ``batch_size``, so the
     cost is ``m * (num_layers + 1)`` syntheses per boundary plus ``m``.
 
+    The per-sample rises ``max(0, S_edited - S_orig)`` (``m x (num_layers + 1)``
+    per boundary) are kept until the boundary is done, for a bootstrap over
+    the ``m`` samples (``resamples`` draws with replacement, seeded from
+    ``seed``): each ``dS``'s standard error and 95% percentile interval, and
+    how often the resampled profile gives the same layer range
+    (:func:`choose_layers` with ``mass``) and level (:func:`level_of`) as
+    the whole sample. Only these summaries are kept (:class:`LayerResponse`).
+    The bootstrap covers the choice of rescoring samples, not the SVM fit.
+
     Parameters
     ----------
     boundaries : sequence of FittedBoundary
@@ -970,6 +1077,12 @@ def rescore(generator, predictor, boundaries: Sequence[FittedBoundary], *, m: in
         reused when the vector's hash matches (resuming).
     on_result : callable, optional
         Called with each new :class:`LayerResponse` as it is finished.
+    mass : float
+        :func:`choose_layers`'s share, for the range and level stability.
+    resamples : int
+        Bootstrap resamples (default :data:`BOOTSTRAP_RESAMPLES`); 0 skips
+        the bootstrap. With ``m = 1`` there is nothing to resample and the
+        uncertainty fields stay None.
 
     Returns
     -------
@@ -981,6 +1094,12 @@ def rescore(generator, predictor, boundaries: Sequence[FittedBoundary], *, m: in
         raise StrataError(f"rescoring needs at least 1 sample, got {m}")
     if batch_size < 1:
         raise StrataError(f"batch size must be at least 1, got {batch_size}")
+    if isinstance(resamples, bool) or not isinstance(resamples, (int, np.integer)) \
+            or resamples < 0 or resamples == 1:
+        raise StrataError(f"resamples must be 0 (no bootstrap) or at least 2, got {resamples!r}")
+    resamples = int(resamples)
+    if not 0 < mass <= 1:
+        raise StrataError(f"mass must be in (0, 1], got {mass!r}")
     lam = float(lam)
     if not math.isfinite(lam) or lam == 0:
         raise StrataError(f"lam must be a non-zero finite number, got {lam!r}")
@@ -1040,7 +1159,7 @@ def rescore(generator, predictor, boundaries: Sequence[FittedBoundary], *, m: in
             # apply_edits(zero) is exactly the step apply_edits(wp0) would add.
             steps = torch.cat([apply_edits(zero, [e], truncation_psi=psi, truncation_layers=trunc)
                                for e in edits])                                 # [V, L, D]
-            gain = np.zeros(variants, dtype=np.float64)
+            rises = np.zeros((m, variants), dtype=np.float64)
             s0 = base[b.semantic]
             # Pair p = sample * V + variant, taken batch_size at a time.
             for p0 in range(0, m * variants, batch_size):
@@ -1050,13 +1169,16 @@ def rescore(generator, predictor, boundaries: Sequence[FittedBoundary], *, m: in
                 sample, variant = pairs // variants, pairs % variants
                 codes = wp0[sample] + steps[variant]
                 s = _predict(predictor, generator.synthesize(codes), [b.semantic])[b.semantic]
-                rise = np.maximum(0.0, s.astype(np.float64) - s0[sample.cpu().numpy()])
-                np.add.at(gain, variant.cpu().numpy(), rise)
+                sample, variant = sample.cpu().numpy(), variant.cpu().numpy()
+                rises[sample, variant] = np.maximum(0.0, s.astype(np.float64) - s0[sample])
                 tick(len(pairs), f"rescoring {b.name}")
-            gain /= m
+            gain = rises.sum(axis=0) / m
+            spread = _bootstrap(rises, resamples=resamples, seed=seed, mass=mass,
+                                layer_resolutions=setup["layer_resolutions"]) \
+                if resamples and m > 1 else {}
             resp = LayerResponse(name=b.name, semantic=b.semantic,
                                  dS=tuple(float(v) for v in gain[1:]), dS_all=float(gain[0]),
-                                 vector_sha256=sha)
+                                 vector_sha256=sha, **spread)
             result[b.name] = resp
             if on_result is not None:
                 on_result(resp)
@@ -1088,23 +1210,40 @@ def choose_layers(profile: Sequence[float], *, mass: float = DEFAULT_MASS) -> tu
     (int, int)
         Inclusive ``(first, last)``.
     """
-    p = np.clip(np.asarray(profile, dtype=np.float64).reshape(-1), 0.0, None)
+    p = np.asarray(profile, dtype=np.float64).reshape(-1)
     if p.size == 0:
         raise ValueError("profile is empty")
     if not 0 < mass <= 1:
         raise ValueError(f"mass must be in (0, 1], got {mass!r}")
+    (first,), (last,) = _windows(p[None], mass)
+    return int(first), int(last)
+
+
+def _windows(profiles: np.ndarray, mass: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`choose_layers`'s rule on every row of ``[rows, num_layers]``: ``(first, last)`` arrays.
+
+    One implementation for the single profile and for the bootstrap's
+    resampled ones, so that "same range" means exactly the same rule.
+    """
+    p = np.clip(profiles, 0.0, None)
     p = np.where(np.isfinite(p), p, 0.0)
-    total = float(p.sum())
-    if total <= 0:
-        return 0, p.size - 1
+    rows, num_layers = p.shape
+    first = np.zeros(rows, dtype=np.int64)
+    last = np.full(rows, num_layers - 1, dtype=np.int64)  # no response at all: all layers
+    total = p.sum(axis=1)
+    open_ = total > 0
     target = mass * total * (1 - 1e-9)  # rounding must not push the full window below target
-    cs = np.concatenate([[0.0], np.cumsum(p)])
-    for width in range(1, p.size + 1):
-        sums = cs[width:] - cs[:-width]
-        best = int(np.argmax(sums))
-        if sums[best] >= target:
-            return best, best + width - 1
-    return 0, p.size - 1
+    cs = np.concatenate([np.zeros((rows, 1)), np.cumsum(p, axis=1)], axis=1)
+    at = np.arange(rows)
+    for width in range(1, num_layers + 1):
+        if not open_.any():
+            break
+        sums = cs[:, width:] - cs[:, :-width]
+        best = np.argmax(sums, axis=1)  # the larger sum; among equal sums the earliest
+        hit = open_ & (sums[at, best] >= target)
+        first[hit], last[hit] = best[hit], best[hit] + width - 1
+        open_ &= ~hit
+    return first, last
 
 
 def _layer_positions(num_layers: int, layer_resolutions: Sequence[int] | None) -> np.ndarray:
@@ -1147,6 +1286,19 @@ def level_of(layers: tuple[int, int], num_layers: int,
     return LEVEL_THRESHOLDS[-1][0]
 
 
+# The bootstrap summaries a library row and a boundary's extra carry.
+_UNCERTAINTY = ("dS_se", "dS_lo", "dS_hi", "dS_all_se", "dS_all_lo", "dS_all_hi",
+                "range_stability", "level_stability")
+
+
+def _uncertainty(resp: LayerResponse, mass: float) -> dict:
+    """``_UNCERTAINTY`` of a response as JSON values (None where not measured, or not for ``mass``)."""
+    range_stability, level_stability = resp.stability_for(mass)
+    out = {key: getattr(resp, key) for key in _UNCERTAINTY}
+    out.update(range_stability=range_stability, level_stability=level_stability)
+    return {key: list(v) if isinstance(v, tuple) else v for key, v in out.items()}
+
+
 def _safe_file_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "boundary"
 
@@ -1163,6 +1315,13 @@ def write_library(boundaries: Sequence[FittedBoundary], rescoring: Rescoring,
     and ``hierarchy.json``, ``hierarchy.md`` and ``hierarchy.png``. Every
     file is written atomically.
 
+    Where the response carries the rescoring bootstrap (:func:`rescore`),
+    ``extra`` and the report also hold ``dS_se``, ``dS_lo``, ``dS_hi``
+    (and the ``dS_all_*`` three), ``range_stability`` and
+    ``level_stability``; the two stabilities only when they were measured
+    with this ``mass``. Without it (a response cached by an older Strata)
+    the report leaves the uncertainty out.
+
     Returns
     -------
     dict
@@ -1177,7 +1336,8 @@ def write_library(boundaries: Sequence[FittedBoundary], rescoring: Rescoring,
         row = {"name": fb.name, "semantic": fb.semantic, "declared_level": fb.declared_level,
                "kind": fb.kind, "accuracy": fb.accuracy, "k": fb.k,
                "conditions": list(fb.conditions), "found_level": None, "layers": None,
-               "agrees": None, "dS": None, "dS_all": None, "file": None, "note": fb.note}
+               "agrees": None, "dS": None, "dS_all": None, **dict.fromkeys(_UNCERTAINTY),
+               "resamples": 0, "file": None, "note": fb.note}
         resp = rescoring.responses.get(fb.name)
         if fb.ok and resp is None:
             row["note"] = "not rescored"
@@ -1185,15 +1345,18 @@ def write_library(boundaries: Sequence[FittedBoundary], rescoring: Rescoring,
             layers = choose_layers(resp.dS, mass=mass)
             found = level_of(layers, L, res)
             file = _safe_file_name(fb.name) + ".npz"
+            spread = _uncertainty(resp, mass)
             extra = {"semantic": fb.semantic, "declared_level": fb.declared_level, "kind": fb.kind,
                      "dS": list(resp.dS), "dS_all": resp.dS_all, "k": fb.k,
-                     "conditions": list(fb.conditions), "rescore": rescoring.setup()}
+                     "conditions": list(fb.conditions), "rescore": rescoring.setup(),
+                     **{key: v for key, v in spread.items() if v is not None}}
             boundary = Boundary(name=fb.name, vector=fb.vector, level=found, layers=layers,
                                 provenance=f"Strata semantic discovery{': ' + command if command else ''}",
                                 model_fingerprint=model_fingerprint, accuracy=fb.accuracy, extra=extra)
             save_boundary(boundary, out / file)
             row.update(found_level=found, layers=list(layers), dS=list(resp.dS), dS_all=resp.dS_all,
-                       file=file, agrees=found == fb.declared_level if fb.declared_level != "unknown" else None)
+                       file=file, agrees=found == fb.declared_level if fb.declared_level != "unknown" else None,
+                       **spread, resamples=resp.resamples)
         rows.append(row)
     report = {
         "format": HIERARCHY_FORMAT, "version": 1, "model_fingerprint": model_fingerprint,
@@ -1201,6 +1364,10 @@ def write_library(boundaries: Sequence[FittedBoundary], rescoring: Rescoring,
         "rule": {"mass": mass, "window": "narrowest contiguous window holding >= mass of the total dS; "
                  "ties: larger sum, then earliest",
                  "level_thresholds": [[lv, None if math.isinf(t) else t] for lv, t in LEVEL_THRESHOLDS]},
+        "uncertainty": "bootstrap over the m rescoring samples (resamples per row): dS_se standard "
+                       "error, dS_lo..dS_hi 95% percentile interval, range_stability / "
+                       "level_stability share of resamples giving the same layers / level; "
+                       "the SVM fit's own variance is not included",
         "semantics": rows,
     }
     atomic_write_bytes(out / "hierarchy.json",
@@ -1236,10 +1403,28 @@ def _fmt(v, digits=3) -> str:
     return "-" if v is None else f"{v:.{digits}f}"
 
 
+def _with_share(text: str, share) -> str:
+    return text if share is None else f"{text} ({share:.2f})"
+
+
+def _peak(row: Mapping) -> str:
+    """The peak layer's ``dS ± 1.96 se``, e.g. ``6: 0.500 ± 0.020``."""
+    if row["dS"] is None or row.get("dS_se") is None:
+        return "-"
+    peak = int(np.argmax(row["dS"]))
+    return f"{peak}: {row['dS'][peak]:.3f} ± {1.96 * row['dS_se'][peak]:.3f}"
+
+
 def _hierarchy_markdown(report: Mapping) -> str:
     L, res = report["num_layers"], report["layer_resolutions"]
+    rows = report["semantics"]
+    spread = any(r.get("dS_se") is not None for r in rows)
+    stable = any(r.get("level_stability") is not None for r in rows)
     head = ["semantic", "declared", "found", "layers", "accuracy", "dS all"] + \
-        [f"{l} ({r}px)" for l, r in enumerate(res)]
+        (["peak layer: dS ± 1.96 se"] if spread else []) + [f"{l} ({r}px)" for l, r in enumerate(res)]
+    if stable:
+        head[2:4] = ["found (bootstrap agreement)", "layers (bootstrap agreement)"]
+    resamples = max((r.get("resamples") or 0 for r in rows), default=0)
     lines = [
         "# Semantic hierarchy",
         "",
@@ -1248,19 +1433,34 @@ def _hierarchy_markdown(report: Mapping) -> str:
         f"dS: mean rise of the semantic's score when the boundary is applied on that layer only. "
         f"Layers: the narrowest window holding {report['rule']['mass']:.0%} of the total dS.",
         "",
-        "| " + " | ".join(head) + " |",
-        "|" + "|".join(["---"] * 3 + [":-:"] + ["--:"] * (2 + L)) + "|",
     ]
-    for row in report["semantics"]:
+    if spread:
+        lines += [
+            f"Uncertainty from {resamples} bootstrap resamples of the {report['m']} rescoring "
+            "samples: ± is 1.96 standard errors (about a 95% interval); "
+            + ("in brackets, the share of resamples that give the same level / the same layers. "
+               if stable else "")
+            + "This does not include the variance of the SVM fit itself: repeat `strata analyze` "
+              "with other `--seed`s for that.",
+            "",
+        ]
+    lines += [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(["---"] * 3 + [":-:"] + ["--:"] * (2 + spread + L)) + "|",
+    ]
+    for row in rows:
         found = row["found_level"] or "-"
         if row["agrees"] is False:
             found = f"**{found}**"
         layers = "-" if row["layers"] is None else f"{row['layers'][0]}-{row['layers'][1]}"
+        if row["layers"] is not None:
+            found = _with_share(found, row.get("level_stability"))
+            layers = _with_share(layers, row.get("range_stability"))
         ds = row["dS"] or [None] * L
         cells = [row["name"], row["declared_level"], found, layers, _fmt(row["accuracy"]),
-                 _fmt(row["dS_all"])] + [_fmt(v) for v in ds]
+                 _fmt(row["dS_all"])] + ([_peak(row)] if spread else []) + [_fmt(v) for v in ds]
         lines.append("| " + " | ".join(cells) + " |")
-    notes = [r for r in report["semantics"] if r["note"]]
+    notes = [r for r in rows if r["note"]]
     if notes:
         lines += ["", "Not found:", ""] + [f"- {r['name']}: {r['note']}" for r in notes]
     lines += ["", "Bold: the found level differs from the predictor's declared level.", ""]
@@ -1435,7 +1635,8 @@ def run_discovery(model_path: str | os.PathLike, *, predictor="rooms", n: int | 
     dict
         ``out_dir``, ``annotations``, ``library``, ``n``, ``m``, ``seconds``
         per stage, ``images_per_second`` and ``boundaries`` (one row per
-        semantic: name, declared and found level, layers, accuracy, dS_all).
+        semantic: name, declared and found level, layers, accuracy, dS_all,
+        range_stability, level_stability; the last two None when not measured).
     """
     from .device import resolve_device
     from .models import load_generator
@@ -1511,7 +1712,7 @@ def run_discovery(model_path: str | os.PathLike, *, predictor="rooms", n: int | 
 
     t0 = time.perf_counter()
     rescoring = rescore(g, pred, fitted, m=m, lam=lam, seed=seed, psi=psi, batch_size=batch_size,
-                        device=dev, previous=cached, on_result=keep,
+                        device=dev, previous=cached, on_result=keep, mass=mass,
                         progress=stage(f_end, r_end), should_stop=should_stop)
     t_res = time.perf_counter() - t0
     library = out / LIBRARY_DIR
@@ -1528,6 +1729,7 @@ def run_discovery(model_path: str | os.PathLike, *, predictor="rooms", n: int | 
                     "total": time.perf_counter() - t_start},
         "images_per_second": images / max(t_ann + t_res, 1e-9),
         "boundaries": [{k_: r[k_] for k_ in ("name", "declared_level", "found_level", "layers",
-                                              "accuracy", "dS_all", "note")}
+                                              "accuracy", "dS_all", "range_stability",
+                                              "level_stability", "note")}
                        for r in report["semantics"]],
     }

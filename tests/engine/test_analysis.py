@@ -311,6 +311,70 @@ def test_rescore_batches_give_the_plain_per_edit_answer(gen):
     assert list(resp.dS) == pytest.approx(expected[1:], abs=1e-5)
 
 
+def _one_layer_response(m, seed=0, **kw):
+    g = OneLayerGenerator()
+    fb = FittedBoundary(name="mean", semantic="mean", vector=g.d.numpy() / g.d.norm().item())
+    return rescore(g, MeanPredictor(), [fb], m=m, lam=1.0, seed=seed, batch_size=64, **kw).responses["mean"]
+
+
+def test_bootstrap_interval_holds_the_estimate_and_narrows_as_m_grows():
+    small, large = _one_layer_response(20), _one_layer_response(500)
+    for r in (small, large):
+        assert r.resamples == analysis.BOOTSTRAP_RESAMPLES
+        assert all(lo - 1e-12 <= d <= hi + 1e-12 for lo, d, hi in zip(r.dS_lo, r.dS, r.dS_hi))
+        assert r.dS_all_lo - 1e-12 <= r.dS_all <= r.dS_all_hi + 1e-12
+        assert r.dS_lo[3] < r.dS[3] < r.dS_hi[3] and r.dS_se[3] > 0
+        # The interval is about +-1.96 se for a mean of many samples.
+        assert r.dS_hi[3] - r.dS_lo[3] == pytest.approx(2 * 1.96 * r.dS_se[3], rel=0.25)
+    # 25 times the samples: about a fifth of the width (sqrt(25)); at least half as wide.
+    assert large.dS_hi[3] - large.dS_lo[3] < 0.5 * (small.dS_hi[3] - small.dS_lo[3])
+    assert large.dS_se[3] < 0.5 * small.dS_se[3]
+    # Seeded from the run seed: the same seed gives the same numbers, another seed others.
+    assert _one_layer_response(20) == small
+    assert _one_layer_response(20, seed=1).dS_se != small.dS_se
+    # No bootstrap when asked for none, or with one sample.
+    for r in (_one_layer_response(20, resamples=0), _one_layer_response(1)):
+        assert r.dS_se is None and r.range_stability is None and r.resamples == 0
+    with pytest.raises(StrataError, match="resamples"):
+        _one_layer_response(5, resamples=1)
+
+
+def test_stability_is_one_when_the_response_sits_on_one_layer():
+    r = _one_layer_response(20)
+    assert choose_layers(r.dS) == (3, 3)
+    assert r.range_stability == 1.0 and r.level_stability == 1.0 and r.stability_mass == 0.6
+
+
+def test_stability_falls_when_the_window_could_go_either_way():
+    # Layer 1 holds about 60% of the response, right at choose_layers's mass:
+    # resamples flip between 1-1 (layout) and 1-2 (object).
+    rng = np.random.default_rng(0)
+    rises = np.zeros((200, 7))
+    rises[:, 2] = rng.exponential(0.6, 200)
+    rises[:, 3] = rng.exponential(0.4, 200)
+    rises[:, 0] = rises.sum(axis=1)
+    res = OneLayerGenerator.layer_resolutions
+    mass = float(rises[:, 2].sum() / rises[:, 2:4].sum())  # exactly the share layer 1 holds
+    out = analysis._bootstrap(rises, resamples=1000, seed=0, mass=mass, layer_resolutions=res)
+    assert 0.2 < out["range_stability"] < 0.8
+    assert out["level_stability"] == pytest.approx(out["range_stability"])  # 1-1 and 1-2 differ in level
+    clear = analysis._bootstrap(rises, resamples=1000, seed=0, mass=0.3, layer_resolutions=res)
+    assert clear["range_stability"] == 1.0 and clear["level_stability"] == 1.0
+
+
+def test_layer_response_round_trips_and_reads_the_old_format():
+    r = _one_layer_response(20)
+    d = r.to_dict()
+    assert analysis.LayerResponse.from_dict(json.loads(json.dumps(d))) == r
+    # Summaries only: no per-sample or per-resample arrays in the cache.
+    assert max(len(v) for v in d.values() if isinstance(v, list)) == 6
+    old = {"name": "wood", "semantic": "wood", "dS": [0.1, 0.5], "dS_all": 0.6, "vector_sha256": "ab"}
+    loaded = analysis.LayerResponse.from_dict(old)
+    assert loaded.dS == (0.1, 0.5) and loaded.vector_sha256 == "ab"
+    assert loaded.dS_se is None and loaded.dS_lo is None and loaded.level_stability is None
+    assert loaded.resamples == 0 and loaded.stability_for(0.6) == (None, None)
+
+
 def test_write_library_saves_loadable_boundaries_and_a_report(tmp_path):
     rng = np.random.default_rng(1)
     vecs = rng.standard_normal((2, 16))
@@ -343,10 +407,41 @@ def test_write_library_saves_loadable_boundaries_and_a_report(tmp_path):
     assert [r["layers"] for r in data["semantics"]] == [[6, 7], [0, 0], None]
     md = (tmp_path / "lib" / "hierarchy.md").read_text()
     assert "| wood | attribute | attribute | 6-7 |" in md and "flat: nothing to separate" in md
+    # Responses without a bootstrap (older Strata): the report leaves the uncertainty out.
+    assert "±" not in md and "bootstrap" not in md and "dS_se" not in wood.extra
+    assert data["semantics"][0]["dS_se"] is None and data["semantics"][0]["level_stability"] is None
     with Image.open(tmp_path / "lib" / "hierarchy.png") as im:
         assert im.format == "PNG" and im.width > 10 * 30 and im.height > 3 * 20
         px = np.asarray(im.convert("RGB"))
     assert (px == [230, 30, 30]).all(axis=-1).any()  # the chosen ranges are outlined
+
+
+def test_write_library_reports_the_bootstrap(tmp_path):
+    L = 10
+    dS = (0, 0, 0, 0, 0, 0.1, 0.5, 0.4, 0, 0)
+    resp = analysis.LayerResponse(
+        "wood", "wood", dS, 0.9, dS_se=tuple(0.02 for _ in dS), dS_lo=tuple(v - 0.04 for v in dS),
+        dS_hi=tuple(v + 0.04 for v in dS), dS_all_se=0.03, dS_all_lo=0.84, dS_all_hi=0.96,
+        range_stability=0.81, level_stability=0.93, stability_mass=0.6, resamples=1000)
+    fitted = [FittedBoundary("wood", "wood", np.ones(16), declared_level="attribute", accuracy=0.9)]
+    rescoring = analysis.Rescoring({"wood": resp}, m=500, lam=2.0, seed=0, psi=0.7, num_layers=L,
+                                   layer_resolutions=(4, 4, 8, 8, 16, 16, 32, 32, 64, 64))
+    write_library(fitted, rescoring, tmp_path, model_fingerprint="abc")
+    wood = load_boundaries(tmp_path)[0][0]
+    assert wood.extra["dS_se"][6] == 0.02 and wood.extra["dS_lo"][6] == pytest.approx(0.46)
+    assert wood.extra["dS_hi"][6] == pytest.approx(0.54)
+    assert wood.extra["range_stability"] == 0.81 and wood.extra["level_stability"] == 0.93
+    row = json.loads((tmp_path / "hierarchy.json").read_text())["semantics"][0]
+    assert row["level_stability"] == 0.93 and row["dS_all_hi"] == 0.96 and row["resamples"] == 1000
+    md = (tmp_path / "hierarchy.md").read_text()
+    assert "| wood | attribute | attribute (0.93) | 6-7 (0.81) | 0.900 | 0.900 | 6: 0.500 ± 0.039 |" in md
+    assert "1000 bootstrap resamples" in md
+    # Stabilities measured for another mass do not describe this library's ranges: left out.
+    write_library(fitted, rescoring, tmp_path, model_fingerprint="abc", mass=0.8)
+    row = json.loads((tmp_path / "hierarchy.json").read_text())["semantics"][0]
+    assert row["range_stability"] is None and row["dS_se"][6] == 0.02
+    md = (tmp_path / "hierarchy.md").read_text()
+    assert "(0.93)" not in md and "± 0.039" in md
 
 
 # --------------------------------------------------------------------------- stopping, whole pipeline
@@ -372,7 +467,13 @@ def test_run_discovery_writes_a_library_and_resumes(tiny_model, tmp_path):
         run_discovery(tiny_model, predictor=RegionPredictor(), **args,
                       should_stop=lambda: (out / "rescore.json").exists())
     assert load_annotations(out / "annotations.npz").complete
-    assert len(json.loads((out / "rescore.json").read_text())["responses"]) == 1
+    cache = json.loads((out / "rescore.json").read_text())
+    assert len(cache["responses"]) == 1
+    first = cache["responses"][0]
+    assert first["resamples"] == 1000 and len(first["dS_se"]) == 6
+    # As an older Strata wrote it: no bootstrap fields. It must still be reused.
+    cache["responses"] = [{k: first[k] for k in ("name", "semantic", "dS", "dS_all", "vector_sha256")}]
+    (out / "rescore.json").write_text(json.dumps(cache))
     pred, seen = RegionPredictor(), []
     summary = run_discovery(tiny_model, predictor=pred, **args, progress=lambda f, m: seen.append(f))
     # Resumed: no annotation, one batch of originals, one batch for each of the two boundaries left.
@@ -383,6 +484,12 @@ def test_run_discovery_writes_a_library_and_resumes(tiny_model, tmp_path):
     assert errors == [] and len(boundaries) == 3
     for b in boundaries:
         assert len(b.extra["dS"]) == 6 and b.layers is not None and b.w_dim == 16
+        # The boundary from the old-format cache has no uncertainty; the two rescored now do.
+        assert ("dS_se" in b.extra) == (b.name != first["name"])
+        assert ("level_stability" in b.extra) == (b.name != first["name"])
+    rows = {r["name"]: r for r in summary["boundaries"]}
+    assert rows[first["name"]]["level_stability"] is None
+    assert all(0 <= r["level_stability"] <= 1 for n, r in rows.items() if n != first["name"])
     assert (out / "boundaries" / "hierarchy.png").exists()
     with pytest.raises(StrataError, match="seed"):
         run_discovery(tiny_model, predictor=RegionPredictor(), **{**args, "seed": 1})
