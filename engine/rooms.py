@@ -44,13 +44,15 @@ Colour scheme (continuous, in [0, 1])
     red grows with it. ``wall_brightness``: paint value, 0.45 (0) to 0.95
     (1). ``wall_saturation``: paint saturation, 0.04 (0) to 0.6 (1).
     ``bedding_hue``: duvet hue from red (0) through yellow and green to
-    blue (1, 240 degrees).
+    blue (1, 240 degrees). It shows only when there is a bed
+    (:data:`REQUIRES`); it is drawn for every room all the same.
 
 Images are float32 ``[n, 3, H, W]`` in [-1, 1] (the GAN convention).
 
 Exports: :data:`SEMANTICS`, :class:`SemanticSpec`, :class:`RoomParams`,
 :func:`sample_params`, :func:`scores_of`, :func:`render_rooms`,
-:func:`sample_rooms`, :func:`to_uint8`, :func:`semantic`, :func:`surface_map`.
+:func:`sample_rooms`, :func:`to_uint8`, :func:`semantic`, :func:`score_range`,
+:func:`surface_map`.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ __all__ = [
     "sample_rooms",
     "to_uint8",
     "semantic",
+    "score_range",
     "surface_map",
+    "REQUIRES",
 ]
 
 LEVELS = ("layout", "object", "attribute", "colour")
@@ -149,6 +153,16 @@ _BY_NAME = {s.name: s for s in SEMANTICS}
 
 # Ranges of the continuous scores as sampled; binary scores are 0 or 1.
 _RANGES = {"view_yaw": (-1.0, 1.0)}
+
+# Semantics that only show when a binary one is 1: the bedding's colour
+# needs a bed. Their scores are still drawn for every room.
+REQUIRES: dict[str, str] = {"bedding_hue": "bed"}
+
+
+def score_range(name: str) -> tuple[float, float]:
+    """The range ``(low, high)`` a score is sampled in: (0, 1) for binary semantics."""
+    semantic(name)
+    return _RANGES.get(name, (0.0, 1.0))
 
 
 def semantic(name: str) -> SemanticSpec:
@@ -834,21 +848,26 @@ def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: 
         tz1 = col(o_hi[:, 2]) * izc
         ta, tb = col(o_lo[:, 0]) * ixc, col(o_hi[:, 0]) * ixc
         tx0, tx1 = torch.minimum(ta, tb), torch.maximum(ta, tb)
-        ta, tb = col(o_lo[:, 1]) * iyc, col(o_hi[:, 1]) * iyc
-        ty0, ty1 = torch.minimum(ta, tb), torch.maximum(ta, tb)
+        if (o_hi[:, 1] < 0).all():
+            # Below every camera: a ray enters through the top (or, going
+            # up, not at all: then ty0 > ty1 and it misses).
+            ty0, ty1 = col(o_hi[:, 1]) * iyc, col(o_lo[:, 1]) * iyc
+        else:
+            ta, tb = col(o_lo[:, 1]) * iyc, col(o_hi[:, 1]) * iyc
+            ty0, ty1 = torch.minimum(ta, tb), torch.maximum(ta, tb)
         t_xz = torch.maximum(tz0, tx0)
         t_near = torch.maximum(t_xz, ty0)
         t_far = torch.minimum(torch.minimum(tz1, tx1), ty1)
         t_near = t_near + _lt(t_far, t_near) * 1e6   # a miss lands far behind every wall
-        t_here = t[where]
+        t_here = t[where]                            # views: updated in place
         nearer = _lt(t_near, t_here)
         by_y = _lt(t_xz, ty0)
         axis = by_y + by_y + (1 - by_y) * _lt(tz0, tx0)
-        update(t, where, torch.minimum(t_here, t_near))
+        torch.minimum(t_here, t_near, out=t_here)
         slot_here = slot[where]
-        update(slot, where, slot_here + nearer * (k - slot_here))
+        slot_here.add_(nearer * (k - slot_here))
         face_here = face[where]
-        update(face, where, face_here + nearer * (axis - face_here))
+        face_here.add_(nearer * (axis - face_here))
     on_box = _lt(-0.5, slot)
     if labels:
         return (surf + on_box * (5 - surf))[:, None]
@@ -1025,13 +1044,13 @@ def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: 
     # ---- look up the palette and light it
     M = _NUM_MATERIALS
     index = (mat.long() + torch.arange(c, device=dev)[:, None, None] * M).view(-1)
-    palette = torch.cat([s["albedo"], s["emission"]], dim=-1).reshape(c * M, 6)
-    looked = palette.index_select(0, index).view(c, H, W, 6)
+    palette = torch.cat([s["albedo"], s["emission"]], dim=-1).permute(2, 0, 1).reshape(6, c * M)
+    looked = palette[:, index].view(6, c, H, W)      # channel-first: contiguous per channel
     vignette = 1.25 * (1.0 - 0.18 * (u * u + v * v))
     out = []
     for ch in range(3):
         light = col(s["ambient"][:, ch]) * occl + _LIGHT_RGB[ch] * e_lamp + _DAY_RGB[ch] * e_win
-        x = (looked[..., ch] * light + looked[..., 3 + ch]) * factor
+        x = (looked[ch] * light + looked[3 + ch]) * factor
         # A soft shoulder instead of a hard clip, and a faint vignette.
         out.append((x / (1.0 + 0.25 * x) * vignette).clamp_(0.0, 1.0))
     return torch.stack(out, dim=1)

@@ -236,3 +236,11 @@ def test_bedding_hue_changes_only_the_bed_from_red_to_blue():
     assert not (changed & (surface_map(p1, RES) != OBJECT)).any()
     red = lambda x: (x[:, 0] - x[:, 2])[changed].mean()
     assert red(a) > red(b) + 0.3
+
+
+def test_a_ray_parallel_to_the_side_walls_does_not_make_nan():
+    # At this yaw one pixel's ray has dx == 0 exactly; that once gave 0 * inf.
+    params = _params(2, view_yaw=-0.9830130338668823, lamp=1.0, nightstand=0.0)
+    assert torch.isfinite(render_rooms(params, RES)).all()
+    big = sample_params(512, torch.Generator().manual_seed(9))
+    assert torch.isfinite(render_rooms(big, RES)).all()

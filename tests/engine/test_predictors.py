@@ -1,0 +1,187 @@
+"""Predictors: the registry, the shipped rooms predictor, its file format."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from engine.errors import StrataError
+from engine.predictors import (
+    FunctionPredictor,
+    Predictor,
+    PredictorError,
+    RoomsPredictor,
+    available_predictors,
+    default_predictor_path,
+    evaluate_predictor,
+    get_predictor,
+    load_rooms_predictor,
+    register_predictor,
+    report_markdown,
+    train_rooms_predictor,
+    unregister_predictor,
+)
+from engine.rooms import REQUIRES, SEMANTICS, SemanticSpec, render_rooms, sample_params, scores_of
+
+BRIGHT = SemanticSpec("brightness", "attribute", "continuous", "mean pixel value")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def fake_name():
+    name = "test-brightness"
+    yield name
+    unregister_predictor(name)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return get_predictor("rooms")
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    params = sample_params(200, torch.Generator().manual_seed(424242))
+    return params, render_rooms(params, 64), scores_of(params)
+
+
+def test_register_and_get_a_fake_predictor(fake_name):
+    seen = {}
+
+    def factory(scale=1.0):
+        def fn(images):
+            seen["shape"] = tuple(images.shape)
+            return {"brightness": images.mean(dim=(1, 2, 3)) * scale}
+        return FunctionPredictor(fake_name, [BRIGHT], fn, input_resolution=32)
+
+    register_predictor(fake_name, factory)
+    assert fake_name in available_predictors() and "rooms" in available_predictors()
+    pred = get_predictor(fake_name, scale=2.0)
+    assert isinstance(pred, Predictor)
+    images = torch.full((3, 3, 64, 64), 0.25)
+    out = pred.predict(images)
+    assert seen["shape"] == (3, 3, 32, 32)               # resized to its input
+    assert torch.allclose(out["brightness"], torch.full((3,), 0.5))
+    with pytest.raises(ValueError, match="already registered"):
+        register_predictor(fake_name, factory)
+    register_predictor(fake_name, factory, replace=True)
+    with pytest.raises(KeyError, match="unknown predictor 'nope'.*rooms"):
+        get_predictor("nope")
+
+
+def test_shipped_predictor_reads_held_out_rooms(shipped, held_out):
+    params, images, truth = held_out
+    assert isinstance(shipped, Predictor) and shipped.name == "rooms"
+    assert [s.name for s in shipped.semantics] == [s.name for s in SEMANTICS]
+    scores = shipped.predict(images)
+    bed = ((scores["bed"] > 0.5).float() == truth["bed"]).float().mean()
+    assert bed > 0.9
+    for spec in SEMANTICS:
+        p, y = scores[spec.name], truth[spec.name]
+        assert p.shape == (200,) and torch.isfinite(p).all()
+        if spec.kind == "binary":
+            assert ((p > 0.5).float() == y).float().mean() > 0.8, spec.name
+            assert p.min() >= 0 and p.max() <= 1
+        else:
+            if spec.name in REQUIRES:                      # the bedding's colour needs a bed
+                shows = truth[REQUIRES[spec.name]] > 0.5
+                p, y = p[shows], y[shows]
+            r2 = 1 - ((p - y) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+            assert r2 > 0.7, spec.name
+
+
+def test_shipped_predictor_resizes_and_gives_features(shipped, held_out):
+    params, images, truth = held_out
+    big = render_rooms(params.select(slice(0, 60)), 128)
+    scores = shipped.predict(big)
+    assert ((scores["bed"] > 0.5).float() == truth["bed"][:60]).float().mean() > 0.85
+    feats = shipped.features(images[:10])
+    assert feats.shape == (10, shipped.feature_dim) and torch.isfinite(feats).all()
+    assert shipped.features(big[:10]).shape == (10, shipped.feature_dim)
+    with pytest.raises(ValueError, match=r"\[n, 3, H, W\]"):
+        shipped.predict(torch.zeros(3, 64, 64))
+
+
+def test_shipped_file_is_small_plain_and_self_describing():
+    path = default_predictor_path()
+    assert path.is_file() and path.stat().st_size < 2 * 2 ** 20
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    meta = blob["metadata"]
+    assert meta["input_resolution"] == 64
+    assert [(d["name"], d["level"], d["kind"]) for d in meta["semantics"]] == \
+        [(s.name, s.level, s.kind) for s in SEMANTICS]
+    assert all(isinstance(v, torch.Tensor) for v in blob["state_dict"].values())
+    assert meta["training"]["evaluation"]["semantics"]["bed"]["value"] > 0.9
+
+
+def test_bad_files_give_a_clear_error_naming_the_file(tmp_path, capsys):
+    good = default_predictor_path().read_bytes()
+    cases = {
+        "truncated.pth": good[: len(good) // 2],
+        "garbage.pth": b"not a predictor at all" * 100,
+        "empty.pth": b"",
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+    torch.save({"hello": torch.zeros(2)}, tmp_path / "other.pth")
+
+    class Boom:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    (tmp_path / "pickle.pth").write_bytes(pickle.dumps({"format": "strata-predictor", "x": Boom()}, protocol=2))
+    for name in (*cases, "other.pth", "pickle.pth", "missing.pth"):
+        with pytest.raises(PredictorError, match=name) as info:
+            load_rooms_predictor(tmp_path / name)
+        assert isinstance(info.value, StrataError)
+        assert "\n" not in str(info.value)
+    assert "code ran" not in capsys.readouterr().out       # nothing inside a file runs
+
+
+def test_save_load_round_trip_and_training_loop(tmp_path):
+    calls = []
+    out = tmp_path / "tiny.pth"
+    info = train_rooms_predictor(out, steps=3, batch_size=8, seed=1, eval_n=16,
+                                 progress=lambda f, m: calls.append((f, m)))
+    assert info["steps"] == 3 and not info["stopped"]
+    assert calls and calls[-1][0] == 1.0
+    loaded = load_rooms_predictor(out)
+    images = render_rooms(sample_params(4, torch.Generator().manual_seed(5)), 64)
+    assert loaded.training_info["steps"] == 3
+    again = load_rooms_predictor(out)
+    a, b = loaded.predict(images), again.predict(images)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    answers = iter([False, True])            # go on before step 1, stop before step 2
+    stopped = train_rooms_predictor(tmp_path / "stop.pth", steps=50, batch_size=8, eval_n=8,
+                                    should_stop=lambda: next(answers, True))
+    assert stopped["stopped"] and stopped["steps"] == 1
+    assert load_rooms_predictor(tmp_path / "stop.pth").training_info["stopped"]
+
+
+def test_evaluation_table(shipped):
+    result = evaluate_predictor(shipped, n=100, seed=7)
+    assert result["semantics"]["bed"]["metric"] == "accuracy"
+    assert result["semantics"]["room_depth"]["metric"] == "r2"
+    assert result["semantics"]["bedding_hue"]["given"] == "bed"
+    assert result["semantics"]["bedding_hue"]["value_given"] > result["semantics"]["bedding_hue"]["value"]
+    table = report_markdown(result)
+    assert "| object | `bed` | binary | accuracy |" in table
+    assert table.count("\n| ") == len(SEMANTICS) + 1       # header and one row per semantic
+
+
+def test_untrained_predictor_shapes():
+    model = RoomsPredictor()
+    out = model.predict(torch.zeros(2, 3, 64, 64))
+    assert set(out) == {s.name for s in SEMANTICS}
+    with pytest.raises(ValueError):
+        RoomsPredictor(input_resolution=32)
