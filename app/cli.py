@@ -45,6 +45,8 @@ def _render_parser() -> argparse.ArgumentParser:
     src.add_argument("--latent", help=".npy code: [1, z_dim] (z), [1, w_dim] (w) or [1, L, w_dim] "
                      "(wp, used as given, no further truncation)")
     src.add_argument("--recipe", help="a recipe (.json) or a PNG saved by Strata")
+    p.add_argument("--latent-space", choices=("z", "w", "wp"), default=None,
+                   help="how to read --latent when its shape is ambiguous (z_dim == w_dim): default z")
     p.add_argument("--truncation", "-t", type=float, help="truncation psi (default: the model's, e.g. 0.7)")
     p.add_argument("--boundaries", "-b", action="append", default=[],
                    help="boundary file or folder (repeatable; default: the bundled model's)")
@@ -97,7 +99,8 @@ def _cmd_render(argv: list[str]) -> int:
     ref = ModelRef(model.fingerprint, str(model.path), model.name)
     if scene is None:
         if args.latent:
-            code = load_code_npy(args.latent, z_dim=g.z_dim, w_dim=g.w_dim, num_layers=g.num_layers)
+            code = load_code_npy(args.latent, z_dim=g.z_dim, w_dim=g.w_dim, num_layers=g.num_layers,
+                                 space=args.latent_space)
         else:
             code = Code.from_seed(args.seed or 0)
         scene = Scene(model=ref, code=code, psi=g.default_psi if args.truncation is None else args.truncation)

@@ -53,6 +53,12 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
             QtCore.QTimer.singleShot(300, grab)
 
         win.firstFrame.connect(shoot)
+
+        def first_failed(result) -> None:
+            if not result.ok and not win._had_frame:
+                print(f"strata: error: {result.error.splitlines()[0]}", file=sys.stderr)
+                app.exit(1)
+        win.engine.resultReady.connect(first_failed)
         QtCore.QTimer.singleShot(120_000, lambda: app.exit(3))  # never hang a script
     win.show()
     if path:

@@ -57,6 +57,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._save_path: Path | None = None
         self._had_frame = False
         self._last_ok: EditorState | None = None  # what the last good frame showed
+        self._last_info: ModelInfo | None = None  # the model of that frame
+        self._first_model = True
+        self._refitting = False
         self._discover = None
         self.history: History[EditorState] = History(
             EditorState(str(Path(model_path).resolve()), Scene(psi=0.7)))
@@ -64,6 +67,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_ui()
         self._build_actions()
         self.setAcceptDrops(True)
+        # A focused spin box would take Ctrl+Z for its own text; the editor's undo must win.
+        QtWidgets.QApplication.instance().installEventFilter(self)
         self.resize(1280, 760)
         geo = self.settings.value("window/geometry")
         if geo is not None:
@@ -153,7 +158,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._refresh_recent()
         file_menu.addSeparator()
         act("&Save scene", self.save, QtGui.QKeySequence.Save, "fa5s.save")
-        act("Save scene &as…", self.save_as, QtGui.QKeySequence.SaveAs)
+        act("Save scene &as…", lambda checked=False: self.save_as(), QtGui.QKeySequence.SaveAs)
         up = file_menu.addMenu("Save &upscaled")
         for f in (2, 4, 8):
             act(f"{f}× PNG…", lambda checked=False, f=f: self.save_as(upscale=f), menu=up)
@@ -330,10 +335,14 @@ class MainWindow(QtWidgets.QMainWindow):
         if not result.ok:
             self._recover(result)
             return
+        if result.request.model_path != self.state.model_path:
+            return  # a frame of a model the editor has since left; the newer request is queued
         info = result.model
         model_changed = self._info is None or info.path != self._info.path
         self._info = info
+        self._last_info = info
         self._wp = result.wp
+        self._refitting = False
         self._last_ok = EditorState(result.request.model_path, result.request.scene)
         self.view.set_message("")
         self.view.set_image(result.image)
@@ -350,6 +359,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel.set_num_layers(info.num_layers)
         self.panel.set_layer_resolutions(list(info.layer_resolutions))
         scene = self.scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
+        if not self.history.can_undo() and self._first_model:
+            scene = scene.with_(psi=info.default_psi)  # a fresh start uses the model's own truncation
+        self._first_model = False
         kept = tuple(e for e in scene.edits if e.boundary.w_dim == info.w_dim
                      and e.layers[1] < info.num_layers
                      and (not e.boundary.layerwise or e.boundary.vector.shape[0] == info.num_layers))
@@ -360,7 +372,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._pending_boundaries = []
             for m in msgs:
                 self.statusBar().showMessage(m, 8000)
-        self.history.replace(EditorState(info.path, scene))
+        self.history.replace(EditorState(self.state.model_path, scene))
         self._sync_widgets()
         self._rebuild_rows()
         self._update_title()
@@ -394,20 +406,38 @@ class MainWindow(QtWidgets.QMainWindow):
         failed = result.request
         switching = (self._last_ok is not None and failed.model_path != self._last_ok.model_path
                      and failed.model_path == self.state.model_path)
-        if switching and result.model is not None and result.model.path == failed.model_path:
+        info = result.model
+        if switching and info is not None and info.path == failed.model_path \
+                and self._code_fits(self.scene.code, info) and not self._refitting:
             # The new model opened, but some rows do not fit it: keep the model, drop those rows.
-            self._info = result.model
-            self._on_model_ready(result.model)
+            # Once only: if the fitted scene fails too, it is an error like any other.
+            self._refitting = True
+            self._info = info
+            self._on_model_ready(info)
             return
-        self._show_error(result.error)
+        self._refitting = False
         if switching:
-            # The model did not open: stay on the old one (the user's edits are untouched).
-            self.history.undo()
+            # The model did not open (or its code does not fit): stay on the old one with every edit.
+            self._show_error(result.error)
+            self.history.replace(EditorState(self._last_ok.model_path, self.scene.with_(
+                model=self._last_ok.scene.model)))
             self._sync_undo_actions()
             self._sync_widgets()
             self._update_title()
+            self._request()
         elif self._last_ok is None:
+            self._show_error(result.error)
             self.view.set_message(result.error)
+        else:
+            # A frame failed (e.g. out of memory): say so once in the status bar, without a modal box per frame.
+            self.statusBar().showMessage(f"Error: {result.error.splitlines()[0]}", 15000)
+
+    @staticmethod
+    def _code_fits(code: Code, info: ModelInfo) -> bool:
+        if code.seed is not None:
+            return True
+        shape = tuple(code.array.shape[1:])
+        return {"z": (info.z_dim,), "w": (info.w_dim,), "wp": (info.num_layers, info.w_dim)}[code.space] == shape
 
     def _show_error(self, message: str) -> None:
         first = message.splitlines()[0] if message else "unknown error"
@@ -454,6 +484,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if not path.is_file():
             raise StrataError(f"{path}: no such file")
         self._commit(EditorState(str(path.resolve()), self.scene))
+        self._save_path = None
         self.view.set_message("Loading model…") if self.view.image() is None else None
         self.statusBar().showMessage(f"Opening {path.name}…", 4000)
 
@@ -463,8 +494,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._commit(EditorState(str(model.resolve()), scene))
         self._sync_widgets()
         self._update_title()
-        if path.suffix.lower() == ".png":
-            self._save_path = path
+        self._save_path = path if path.suffix.lower() == ".png" else None
 
     def _open_boundaries(self, path: Path) -> None:
         boundaries, errors = load_boundaries(path)
@@ -521,8 +551,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if img is None or self._last_ok is None:
             self._show_error("nothing to save yet: no frame has rendered")
             return None
-        # Save exactly what is on screen, with the recipe that made it.
-        return img, self._last_ok.scene
+        # Save exactly what is on screen, with the recipe that made it, named by the model that drew it.
+        info = self._last_info
+        return img, self._last_ok.scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
 
     def save(self) -> bool:
         if self._save_path is None:
@@ -556,7 +587,10 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save recipe", self._last_dir(), "Recipe (*.json)")
         if path:
             try:
-                write_recipe_json(self.scene, path if path.endswith(".json") else path + ".json")
+                scene = self.scene
+                if self._info is not None and self._info.path == self.state.model_path:
+                    scene = scene.with_(model=ModelRef(self._info.fingerprint, self._info.path, self._info.name))
+                write_recipe_json(scene, path if path.endswith(".json") else path + ".json")
                 self.statusBar().showMessage(f"Saved {path}", 5000)
             except StrataError as exc:
                 self._show_error(str(exc))
@@ -643,7 +677,18 @@ class MainWindow(QtWidgets.QMainWindow):
         self._discover.boundariesReady.connect(self.open_path)
         self._discover.show()
 
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        if ev.type() == QtCore.QEvent.ShortcutOverride and isinstance(obj, QtWidgets.QWidget) \
+                and isinstance(obj, (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox)) and obj.window() is self:
+            if (ev.matches(QtGui.QKeySequence.Undo) or ev.matches(QtGui.QKeySequence.Redo)
+                    or ev.keyCombination() == QtCore.QKeyCombination(
+                        QtCore.Qt.ControlModifier | QtCore.Qt.ShiftModifier, QtCore.Qt.Key_Z)):
+                ev.ignore()  # not the field's: the window's Undo / Redo actions take it
+                return True
+        return super().eventFilter(obj, ev)
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        QtWidgets.QApplication.instance().removeEventFilter(self)
         if self._discover is not None:
             self._discover.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -10,7 +10,20 @@ def default_device() -> torch.device:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    return default_device() if device in (None, "auto") else torch.device(device)
+    """``None``/"auto": CUDA when present, else CPU; otherwise the named device, checked."""
+    from .errors import StrataError
+
+    if device in (None, "auto"):
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise StrataError(f"--device {device!r}: not a device name (try cpu, cuda or cuda:1)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise StrataError(f"--device {device!r}: CUDA is not available on this machine")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise StrataError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return dev
 
 
 def describe(device: torch.device) -> str:

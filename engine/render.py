@@ -88,6 +88,7 @@ class Renderer:
     def __init__(self, device: str | torch.device | None = None):
         self.device = resolve_device(device)
         self._model: LoadedModel | None = None
+        self._model_key: tuple | None = None
         self._info: ModelInfo | None = None
         self._w_key: tuple | None = None
         self._w: torch.Tensor | None = None
@@ -98,10 +99,15 @@ class Renderer:
         return self._model
 
     def load(self, path: str | Path) -> LoadedModel:
-        path = str(Path(path).resolve())
-        if self._model is None or str(self._model.path) != path:
+        path = Path(path).resolve()
+        try:
+            st = path.stat()
+            key = (str(path), st.st_mtime_ns, st.st_size)  # a file rewritten in place is reloaded
+        except OSError:
+            key = (str(path), None, None)
+        if self._model is None or self._model_key != key:
             model = load_generator(path, self.device)
-            self._model, self._info = model, ModelInfo.of(model)
+            self._model, self._info, self._model_key = model, ModelInfo.of(model), key
             self._w_key = self._w = None
         return self._model
 

@@ -181,9 +181,9 @@ class Scene:
     def from_dict(cls, d: dict, *, source: str = "recipe") -> Scene:
         if not isinstance(d, dict) or d.get("format") != RECIPE_FORMAT:
             raise RecipeError(f"{source}: not a Strata recipe")
-        if int(d.get("version", 1)) > 1:
-            raise RecipeError(f"{source}: recipe version {d.get('version')} is newer than this Strata reads")
         try:
+            if int(d.get("version", 1)) > 1:
+                raise RecipeError(f"{source}: recipe version {d.get('version')} is newer than this Strata reads")
             by_fp = {}
             for entry in d.get("boundaries", []):
                 meta = entry["meta"]
@@ -200,7 +200,7 @@ class Scene:
                        edits=tuple(edits))
         except StrataError as exc:
             raise RecipeError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from None
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise RecipeError(f"{source}: malformed recipe ({type(exc).__name__}: {exc})") from None
 
 
@@ -217,7 +217,8 @@ def png_bytes_with_recipe(image: np.ndarray, scene: Scene, *, upscale: int = 1) 
 
     img = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), "RGB")
     if upscale > 1:
-        img = img.resize((img.width * upscale, img.height * upscale), Image.LANCZOS)
+        # Nearest neighbour: an upscaled scene stays as crisp as the editor shows it.
+        img = img.resize((img.width * upscale, img.height * upscale), Image.NEAREST)
     info = PngImagePlugin.PngInfo()
     info.add_itxt(RECIPE_KEY, json.dumps(scene.to_dict()), zip=True)
     info.add_text("Software", f"Strata {__version__}")
@@ -255,11 +256,13 @@ def read_recipe(path: str | Path) -> Scene:
     return Scene.from_dict(data, source=str(path))
 
 
-def load_code_npy(path: str | Path, *, z_dim: int, w_dim: int, num_layers: int) -> Code:
+def load_code_npy(path: str | Path, *, z_dim: int, w_dim: int, num_layers: int,
+                  space: str | None = None) -> Code:
     """A code from ``.npy``: ``[1, z_dim]`` is z, ``[1, w_dim]`` is w, ``[1, L, w_dim]`` is wp.
 
     Where z_dim == w_dim, a ``[1, dim]`` array is read as z (as HiGAN's
-    default latent space). Pickled arrays are refused.
+    default latent space) unless ``space="w"`` says otherwise. Pickled arrays
+    are refused.
     """
     path = Path(path)
     try:
@@ -271,13 +274,18 @@ def load_code_npy(path: str | Path, *, z_dim: int, w_dim: int, num_layers: int) 
     shape = list(arr.shape)
     if arr.ndim == 1:
         arr = arr[None]
-    if arr.ndim == 3 and arr.shape[0] == 1 and arr.shape[1:] == (num_layers, w_dim):
-        space = "wp"
-    elif arr.ndim == 2 and arr.shape == (1, z_dim):
-        space = "z"
-    elif arr.ndim == 2 and arr.shape == (1, w_dim):
-        space = "w"
+    fits = {"wp": arr.ndim == 3 and arr.shape == (1, num_layers, w_dim),
+            "z": arr.ndim == 2 and arr.shape == (1, z_dim),
+            "w": arr.ndim == 2 and arr.shape == (1, w_dim)}
+    if space is not None:
+        if space not in fits:
+            raise RecipeError(f"{path}: code space must be z, w or wp, not {space!r}")
+        if not fits[space]:
+            want = {"z": f"[1, {z_dim}]", "w": f"[1, {w_dim}]", "wp": f"[1, {num_layers}, {w_dim}]"}[space]
+            raise RecipeError(f"{path}: code has shape {shape}; a {space} code for this model is {want}")
     else:
+        space = next((k for k in ("wp", "z", "w") if fits[k]), None)
+    if space is None:
         raise RecipeError(f"{path}: code has shape {shape}; this model takes [1, {z_dim}] (z), "
                           f"[1, {w_dim}] (w) or [1, {num_layers}, {w_dim}] (wp)")
     try:

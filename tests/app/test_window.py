@@ -228,3 +228,30 @@ def test_opening_a_model_of_another_dimension_keeps_it_and_drops_rows_that_do_no
     wait_frame(qtbot, win)
     qtbot.waitUntil(lambda: win._info.path == str(tiny_model.resolve()), timeout=10_000)
     assert win.panel.row_count() == 2 and win.view.image().shape == (16, 16, 3)
+
+
+def test_ctrl_z_in_a_focused_number_field_undoes_the_editor_not_the_text(make_window, qtbot):
+    win = make_window()
+    spin = win.panel.row(1)._spin
+    spin.setFocus()
+    spin.setValue(1.5)
+    wait_frame(qtbot, win)
+    assert win.scene.edits[1].strength == 1.5
+    QTest.keyClick(spin, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)
+    wait_frame(qtbot, win)
+    assert win.scene.edits[1].strength == 0.0 and win.panel.row(1).strength == 0.0
+
+
+def test_a_failing_frame_does_not_lose_the_scene(make_window, qtbot):
+    win = make_window()
+    win.panel.rowChanged.emit(1, {"strength": 2.0, "layers": (2, 5)})
+    wait_frame(qtbot, win)
+    shown = win.view.image().copy()
+    win.panel.rowChanged.emit(1, {"strength": 2.0, "layers": (2, 9)})  # past the model's last layer
+    wait_frame(qtbot, win)
+    assert "Error" in win.statusBar().currentMessage()
+    assert np.array_equal(win.view.image(), shown)
+    assert win.scene.edits[1].strength == 2.0  # the edit is still there to fix
+    win.panel.rowChanged.emit(1, {"strength": 2.0, "layers": (2, 5)})
+    wait_frame(qtbot, win)
+    assert np.array_equal(win.view.image(), shown)

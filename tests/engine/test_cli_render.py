@@ -77,3 +77,9 @@ def test_info_prints_the_inferred_configuration(fixtures_dir, capsys):
     out = capsys.readouterr().out
     assert "resolution:   32" in out and "layers (W+):  8" in out and "fused up:     8px, 16px, 32px" in out
     assert "z dim:        64" in out and "device:" in out
+
+
+def test_a_bad_device_is_one_line(tiny_model, tmp_path, capsys):
+    assert main(["render", "-m", str(tiny_model), "--device", "gpu", "-o", str(tmp_path / "x.png")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("strata: error: --device 'gpu'") and "Traceback" not in err

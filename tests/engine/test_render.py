@@ -150,3 +150,29 @@ def test_exported_wp_renders_the_same_image(renderer, tiny_model, tmp_path):
 def test_save_to_a_bad_path_raises_save_error(tmp_path):
     with pytest.raises(SaveError, match="no_such_dir"):
         write_recipe_json(Scene(), tmp_path / "no_such_dir" / "r.json")
+
+
+def test_a_w_code_can_be_named_where_z_and_w_have_one_size(tmp_path):
+    np.save(tmp_path / "w.npy", np.ones((1, 16), np.float32))
+    assert load_code_npy(tmp_path / "w.npy", z_dim=16, w_dim=16, num_layers=6).space == "z"
+    assert load_code_npy(tmp_path / "w.npy", z_dim=16, w_dim=16, num_layers=6, space="w").space == "w"
+    with pytest.raises(RecipeError, match=r"a wp code for this model is \[1, 6, 16\]"):
+        load_code_npy(tmp_path / "w.npy", z_dim=16, w_dim=16, num_layers=6, space="wp")
+
+
+@pytest.mark.parametrize("text", ['{"format": "strata-recipe", "code": []}',
+                                  '{"format": "strata-recipe", "version": "x"}',
+                                  '{"format": "strata-recipe", "code": {"seed": 1}, "edits": [1]}'])
+def test_malformed_recipes_are_recipe_errors_naming_the_file(tmp_path, text):
+    (tmp_path / "m.json").write_text(text)
+    with pytest.raises(RecipeError, match="m.json"):
+        read_recipe(tmp_path / "m.json")
+
+
+def test_a_model_rewritten_in_place_is_reloaded(tiny_model):
+    r = Renderer("cpu")
+    first = r.load(tiny_model).fingerprint
+    sd = torch.load(tiny_model, weights_only=True)
+    sd["synthesis.output2.bias"] += 1.0
+    torch.save(sd, tiny_model)
+    assert r.load(tiny_model).fingerprint != first
