@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +49,20 @@ class LoadedModel:
         return self.fingerprint[:12]
 
 
+_FINGERPRINTS: dict[tuple, str] = {}
+
+
 def file_fingerprint(path: str | Path) -> str:
+    """sha256 of a file, remembered while the file keeps its size and mtime
+    (finding a recipe's model must not hash every candidate each time)."""
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _FINGERPRINTS:
+        _FINGERPRINTS[key] = _sha256(path)
+    return _FINGERPRINTS[key]
+
+
+def _sha256(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
