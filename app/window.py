@@ -485,7 +485,8 @@ class MainWindow(QtWidgets.QMainWindow):
             raise StrataError(f"{path}: no such file")
         self._commit(EditorState(str(path.resolve()), self.scene))
         self._save_path = None
-        self.view.set_message("Loading model…") if self.view.image() is None else None
+        if self.view.image() is None:
+            self.view.set_message("Loading model…")
         self.statusBar().showMessage(f"Opening {path.name}…", 4000)
 
     def _open_recipe(self, path: Path) -> None:
