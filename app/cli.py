@@ -161,7 +161,8 @@ def _cmd_info(argv: list[str]) -> int:
     print(f"mapping:      {c.mapping_layers} layers")
     print(f"layers (W+):  {g.num_layers}  (resolutions {', '.join(map(str, g.layer_resolutions))})")
     print(f"channels:     {', '.join(f'{r}px:{ch}' for r, ch in zip(res, c.channels))}")
-    print(f"fused up:     {', '.join(f'{r}px' for r, f in zip(res[1:], c.fused) if f) or 'none'}")
+    if hasattr(c, "fused"):  # StyleGAN (v1) only; StyleGAN2 always up-samples by transposed conv
+        print(f"fused up:     {', '.join(f'{r}px' for r, f in zip(res[1:], c.fused) if f) or 'none'}")
     print(f"truncation:   psi {g.default_psi:g} on layers 0-{g.truncation_layers - 1}")
     print(f"sha256:       {m.fingerprint}")
     print(f"device:       {describe(g.device)}")

@@ -5,15 +5,22 @@ Formats, tried by their keys (never by trusting the file name):
 - HiGAN / genforce StyleGAN: a plain state dict with ``mapping.dense0.fc.weight``
   and ``synthesis.layer0.const`` (``stylegan_bedroom256_generator.pth``),
   or such a dict under ``generator`` / ``generator_smooth``.
+- StyleGAN2 in the layout of the common PyTorch port (rosinality): a
+  checkpoint ``{"g_ema": state_dict, "latent_avg": [w_dim]}`` as its
+  converter writes it, a training checkpoint holding ``g_ema`` (its
+  ``args`` namespace is read as plain data), or a bare ``g_ema`` state dict.
+  Without ``latent_avg``, the mean of 4,096 mapped codes stands in for it.
 - Strata's own: ``{"format": "strata-generator", "architecture", "config",
   "state_dict", "meta"}``, written by :func:`save_generator`.
 
 Every file is read with ``torch.load(weights_only=True)``: tensors, dicts,
-lists, strings and numbers only.
+lists, strings and numbers only (plus ``argparse.Namespace``, which holds
+plain attributes and runs nothing).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
 import os
@@ -27,6 +34,7 @@ from .atomic import atomic_write_bytes
 from .device import resolve_device
 from .errors import ModelLoadError
 from .stylegan import StyleGANConfig, StyleGANGenerator, infer_config
+from .stylegan2 import StyleGAN2Config, StyleGAN2Generator, infer_config2
 
 __all__ = ["LoadedModel", "load_generator", "save_generator", "file_fingerprint"]
 
@@ -72,7 +80,8 @@ def _sha256(path: str | Path) -> str:
 
 def _read(path: Path) -> object:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelLoadError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -87,6 +96,25 @@ def _read(path: Path) -> object:
                              f"(truncated or corrupt?): {msg}") from None
 
 
+def _strict_load(gen: nn.Module, state: dict, path: Path, what: str,
+                 ignore: tuple[str, ...] = ()) -> None:
+    """Every key of the generator from the file, with its shape; nothing left over."""
+    own = gen.state_dict()
+    missing = [k for k in own if k not in state and k not in ignore]
+    for k, v in own.items():
+        if k in state and tuple(state[k].shape) != tuple(v.shape):
+            raise ModelLoadError(f"{path}: {k} has shape {list(state[k].shape)}, "
+                                 f"expected {list(v.shape)}")
+    unexpected = [k for k in state if k not in own and k not in ignore]
+    if missing or unexpected:
+        detail = (f"missing {missing[:3]}" if missing else "") + (f" unexpected {unexpected[:3]}" if unexpected else "")
+        raise ModelLoadError(f"{path}: keys do not match a {what}: {detail.strip()}")
+    gen.load_state_dict({k: state[k] for k in own if k in state}, strict=False)
+    for k, v in gen.state_dict().items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise ModelLoadError(f"{path}: {k} holds NaN or infinite values")
+
+
 def _stylegan_from_state(state: dict, path: Path, config: StyleGANConfig | None = None) -> StyleGANGenerator:
     try:
         cfg = config or infer_config(state)
@@ -94,23 +122,31 @@ def _stylegan_from_state(state: dict, path: Path, config: StyleGANConfig | None 
         raise ModelLoadError(f"{path}: not a StyleGAN generator in HiGAN's layout "
                              f"(missing or odd key {exc})") from None
     gen = StyleGANGenerator(cfg)
-    missing, unexpected = [], []
-    own = gen.state_dict()
-    for k, v in own.items():
-        if k not in state:
-            missing.append(k)
-        elif tuple(state[k].shape) != tuple(v.shape):
-            raise ModelLoadError(f"{path}: {k} has shape {list(state[k].shape)}, "
-                                 f"expected {list(v.shape)}")
     # The release drops the truncation coefficient buffer; it is rebuilt from psi.
-    unexpected = [k for k in state if k not in own and k != "truncation.truncation"]
-    if missing or unexpected:
-        what = (f"missing {missing[:3]}" if missing else "") + (f" unexpected {unexpected[:3]}" if unexpected else "")
-        raise ModelLoadError(f"{path}: keys do not match a StyleGAN generator: {what.strip()}")
-    gen.load_state_dict({k: state[k] for k in own}, strict=True)
-    for k, v in gen.state_dict().items():
-        if v.is_floating_point() and not torch.isfinite(v).all():
-            raise ModelLoadError(f"{path}: {k} holds NaN or infinite values")
+    _strict_load(gen, state, path, "StyleGAN generator", ignore=("truncation.truncation",))
+    return gen
+
+
+def _stylegan2_from_state(state: dict, path: Path, latent_avg: object = None,
+                          config: StyleGAN2Config | None = None) -> StyleGAN2Generator:
+    try:
+        cfg = config or infer_config2(state)
+    except (KeyError, ValueError, IndexError, AttributeError) as exc:
+        raise ModelLoadError(f"{path}: not a StyleGAN2 generator in the rosinality layout "
+                             f"(missing or odd key {exc})") from None
+    gen = StyleGAN2Generator(cfg)
+    _strict_load(gen, state, path, "StyleGAN2 generator", ignore=("latent_avg",))
+    if "latent_avg" in state:
+        return gen
+    if latent_avg is None:
+        gen.latent_avg.copy_(gen.estimate_w_avg())
+    elif not isinstance(latent_avg, torch.Tensor) or latent_avg.numel() != cfg.w_dim:
+        shape = list(latent_avg.shape) if isinstance(latent_avg, torch.Tensor) else type(latent_avg).__name__
+        raise ModelLoadError(f"{path}: latent_avg has shape {shape}, expected [{cfg.w_dim}]")
+    else:
+        gen.latent_avg.copy_(latent_avg.reshape(-1).float())
+    if not torch.isfinite(gen.latent_avg).all():
+        raise ModelLoadError(f"{path}: latent_avg holds NaN or infinite values")
     return gen
 
 
@@ -127,13 +163,18 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
     meta: dict = {}
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         arch = obj.get("architecture")
-        if arch != "stylegan":
+        if arch not in ("stylegan", "stylegan2"):
             raise ModelLoadError(f"{path}: architecture {arch!r} is not supported")
         try:
-            cfg = StyleGANConfig.from_dict(obj["config"])
+            cfg = (StyleGANConfig if arch == "stylegan" else StyleGAN2Config).from_dict(obj["config"])
         except Exception as exc:
             raise ModelLoadError(f"{path}: bad configuration: {exc}") from None
-        gen = _stylegan_from_state(obj["state_dict"], path, cfg)
+        if not isinstance(obj.get("state_dict"), dict):
+            raise ModelLoadError(f"{path}: no state_dict in a Strata generator file")
+        if arch == "stylegan":
+            gen = _stylegan_from_state(obj["state_dict"], path, cfg)
+        else:
+            gen = _stylegan2_from_state(obj["state_dict"], path, config=cfg)
         meta = dict(obj.get("meta") or {})
     elif isinstance(obj, dict):
         state = obj
@@ -141,13 +182,15 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
             if isinstance(obj.get(key), dict):
                 state = obj[key]
                 break
-        if not all(isinstance(v, torch.Tensor) for v in state.values()):
+        if isinstance(obj.get("g_ema"), dict):  # rosinality: converted or training checkpoint
+            state = obj["g_ema"]
+        if not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise ModelLoadError(f"{path}: not a generator state dict (top-level keys: "
                                  f"{sorted(map(str, obj))[:6]})")
-        if "g_ema" in obj or "style.1.weight" in state:
-            raise ModelLoadError(f"{path}: a StyleGAN2 (rosinality) checkpoint; "
-                                 "this version opens StyleGAN (v1) files")
-        gen = _stylegan_from_state(state, path)
+        if "style.1.weight" in state:
+            gen = _stylegan2_from_state(state, path, obj.get("latent_avg") if state is not obj else None)
+        else:
+            gen = _stylegan_from_state(state, path)
     else:
         raise ModelLoadError(f"{path}: holds a {type(obj).__name__}, not a state dict")
     gen.eval().requires_grad_(False)
@@ -158,7 +201,7 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
         meta=meta)
 
 
-def save_generator(gen: StyleGANGenerator, path: str | Path, *, meta: dict | None = None) -> None:
+def save_generator(gen: StyleGANGenerator | StyleGAN2Generator, path: str | Path, *, meta: dict | None = None) -> None:
     """Write Strata's own format atomically (loadable with weights_only=True)."""
     state = {k: v.detach().cpu().contiguous() for k, v in gen.state_dict().items()}
     buf = io.BytesIO()

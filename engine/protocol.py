@@ -1,4 +1,4 @@
-"""The small interface every generator architecture fills (StyleGAN now, StyleGAN2 later)."""
+"""The small interface every generator architecture fills (StyleGAN, StyleGAN2)."""
 
 from __future__ import annotations
 
