@@ -255,3 +255,21 @@ def test_a_failing_frame_does_not_lose_the_scene(make_window, qtbot):
     win.panel.rowChanged.emit(1, {"strength": 2.0, "layers": (2, 5)})
     wait_frame(qtbot, win)
     assert np.array_equal(win.view.image(), shown)
+
+
+def test_a_stylegan2_file_opens_renders_and_takes_a_dropped_boundary(make_window, qtbot, fixtures_dir, tmp_path):
+    from engine.boundary import Boundary, save_boundary
+    win = make_window()
+    path = fixtures_dir / "rosinality_stylegan2" / "stylegan2_rosinality_tiny32.pt"
+    win.open_path(path)
+    qtbot.waitUntil(lambda: win._info.path == str(path.resolve()), timeout=10_000)
+    wait_frame(qtbot, win)
+    before = win.view.image().copy()
+    assert before.shape == (32, 32, 3) and before.std() > 0
+    assert win.panel.num_layers() == 8
+    save_boundary(Boundary("tint", np.random.RandomState(1).randn(64), level="colour", layers=(5, 7)),
+                  tmp_path / "tint.npz")
+    win.open_path(tmp_path / "tint.npz")
+    qtbot.waitUntil(lambda: win.panel.row_count() == 1, timeout=5_000)
+    win.panel.row(0)._spin.setValue(3.0)
+    qtbot.waitUntil(lambda: not np.array_equal(win.view.image(), before), timeout=10_000)
