@@ -521,8 +521,28 @@ class MainWindow(QtWidgets.QMainWindow):
             raise StrataError("open a model before importing a code")
         i = self._info
         code = load_code_npy(path, z_dim=i.z_dim, w_dim=i.w_dim, num_layers=i.num_layers)
+        if code.space == "z" and i.z_dim == i.w_dim:
+            # A [1, dim] array fits both spaces here; only the person who saved it knows which.
+            space = self._ask_code_space(path)
+            if space is None:
+                return
+            if space == "w":
+                code = load_code_npy(path, z_dim=i.z_dim, w_dim=i.w_dim, num_layers=i.num_layers, space="w")
         self._set_scene(self.scene.with_(code=code))
         self.statusBar().showMessage(f"Imported {code.describe()} from {path.name}", 5000)
+
+    def _ask_code_space(self, path: Path) -> str | None:
+        box = QtWidgets.QMessageBox(self)
+        box.setWindowTitle("Import code")
+        box.setText(f"{path.name} fits this model both as z and as w.")
+        box.setInformativeText("z: a latent drawn from N(0, I), mapped and truncated like a seed.\n"
+                               "w: a code already in W (for example from an inversion), used as given.")
+        as_z = box.addButton("Read as z", QtWidgets.QMessageBox.AcceptRole)
+        as_w = box.addButton("Read as w", QtWidgets.QMessageBox.AcceptRole)
+        box.addButton(QtWidgets.QMessageBox.Cancel)
+        box.setDefaultButton(as_z)
+        box.exec()
+        return {as_z: "z", as_w: "w"}.get(box.clickedButton())
 
     def open_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(

@@ -273,3 +273,33 @@ def test_a_stylegan2_file_opens_renders_and_takes_a_dropped_boundary(make_window
     qtbot.waitUntil(lambda: win.panel.row_count() == 1, timeout=5_000)
     win.panel.row(0)._spin.setValue(3.0)
     qtbot.waitUntil(lambda: not np.array_equal(win.view.image(), before), timeout=10_000)
+
+
+def test_an_ambiguous_code_asks_whether_it_is_z_or_w(make_window, qtbot, tmp_path):
+    win = make_window()
+    assert win._info.z_dim == win._info.w_dim == 16
+    np.save(tmp_path / "code.npy", np.random.RandomState(0).randn(1, 16).astype(np.float32))
+
+    def answer(label):
+        def click():
+            box = QtWidgets.QApplication.activeModalWidget()
+            assert isinstance(box, QtWidgets.QMessageBox) and "both as z and as w" in box.text()
+            for b in box.buttons():
+                if b.text() == label:
+                    b.click()
+        QtCore.QTimer.singleShot(50, click)
+
+    before = win.scene
+    answer("Cancel")
+    win._import_code(tmp_path / "code.npy")  # what File > Import code does with the chosen file
+    assert win.scene == before  # cancelled: nothing changed
+    answer("Read as w")
+    win._import_code(tmp_path / "code.npy")
+    assert win.scene.code.space == "w"
+    wait_frame(qtbot, win)
+    as_w = win.view.image().copy()
+    answer("Read as z")
+    win._import_code(tmp_path / "code.npy")
+    assert win.scene.code.space == "z"
+    wait_frame(qtbot, win)
+    assert not np.array_equal(win.view.image(), as_w)
