@@ -97,21 +97,25 @@ def _unit_rows(vector, what: str) -> np.ndarray:
     return out
 
 
-def _check_layers(layers, what: str) -> tuple[int, int] | None:
-    if layers is None:
-        return None
+def check_layer_range(layers, what: str, error: type[Exception] = BoundaryError) -> tuple[int, int]:
+    """``layers`` as an inclusive ``(first, last)`` pair of ints with 0 <= first <= last,
+    else ``error`` naming ``what``. Shared by boundaries and edits."""
     try:
         first, last = layers
         if any(isinstance(i, bool) or i != int(i) for i in (first, last)):
             raise ValueError
         first, last = int(first), int(last)
     except (TypeError, ValueError):
-        raise BoundaryError(f"{what}: layers must be a (first, last) pair of integers, "
-                            f"got {layers!r}") from None
+        raise error(f"{what}: layers must be a (first, last) pair of integers, "
+                    f"got {layers!r}") from None
     if first < 0 or last < first:
-        raise BoundaryError(f"{what}: layer range {first}-{last} is not valid "
-                            "(need 0 <= first <= last)")
+        raise error(f"{what}: layer range {first}-{last} is not valid "
+                    "(need 0 <= first <= last)")
     return first, last
+
+
+def _check_layers(layers, what: str) -> tuple[int, int] | None:
+    return None if layers is None else check_layer_range(layers, what)
 
 
 def _layers_text(layers: tuple[int, int] | None) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .boundary import Boundary
+from .boundary import Boundary, check_layer_range
 from .errors import BoundaryError, RecipeError
 
 __all__ = ["Edit", "apply_edits", "layerwise_strength"]
@@ -55,17 +55,7 @@ class Edit:
         if not math.isfinite(strength):
             raise ValueError(f"edit on {self.boundary.name!r}: strength {self.strength!r} "
                              "is not a finite number")
-        try:
-            first, last = self.layers
-            if first != int(first) or last != int(last):
-                raise ValueError
-            first, last = int(first), int(last)
-        except (TypeError, ValueError):
-            raise ValueError(f"edit on {self.boundary.name!r}: layers must be a (first, last) "
-                             f"pair of integers, got {self.layers!r}") from None
-        if first < 0 or last < first:
-            raise ValueError(f"edit on {self.boundary.name!r}: layer range {first}-{last} "
-                             "is not valid (need 0 <= first <= last)")
+        first, last = check_layer_range(self.layers, f"edit on {self.boundary.name!r}", ValueError)
         object.__setattr__(self, "strength", strength)
         object.__setattr__(self, "layers", (first, last))
 

@@ -36,15 +36,8 @@ def tiny_model(tmp_path) -> Path:
     """A tiny random StyleGAN saved in HiGAN's plain state-dict layout."""
     import torch
 
-    from engine.stylegan import StyleGANConfig, StyleGANGenerator
+    from ._models import tiny_generator
 
-    torch.manual_seed(0)
-    g = StyleGANGenerator(StyleGANConfig.simple(16, z_dim=16, w_dim=16, fmaps_base=128, fmaps_max=16,
-                                                mapping_layers=2))
-    with torch.no_grad():
-        for p in g.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
-        g.truncation.w_avg.normal_()
     path = tmp_path / "tiny16_generator.pth"
-    torch.save(g.state_dict(), path)
+    torch.save(tiny_generator().state_dict(), path)
     return path

@@ -19,7 +19,7 @@ from engine.boundary import load_boundaries
 from engine.edits import Edit, apply_edits
 from engine.errors import StrataError
 from engine.rooms import SemanticSpec
-from engine.stylegan import StyleGANConfig, StyleGANGenerator
+from tests._models import tiny_generator
 
 torch.set_num_threads(1)
 
@@ -49,20 +49,9 @@ class RegionPredictor:
         }
 
 
-def _tiny_generator() -> StyleGANGenerator:
-    torch.manual_seed(0)
-    g = StyleGANGenerator(StyleGANConfig.simple(16, z_dim=16, w_dim=16, fmaps_base=128, fmaps_max=16,
-                                                mapping_layers=2))
-    with torch.no_grad():
-        for p in g.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
-        g.truncation.w_avg.normal_()
-    return g.eval().requires_grad_(False)
-
-
 @pytest.fixture(scope="module")
 def gen():
-    return _tiny_generator()
+    return tiny_generator()
 
 
 def _annotate(gen, path, **kw):
