@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .wplus import WPlusMixin
+
 __all__ = ["StyleGANConfig", "StyleGANGenerator", "infer_config"]
 
 _INIT_RES = 4
@@ -287,7 +289,7 @@ class _Synthesis(nn.Module):
 # --------------------------------------------------------------------------- generator
 
 
-class StyleGANGenerator(nn.Module):
+class StyleGANGenerator(WPlusMixin, nn.Module):
     """StyleGAN (v1) generator: ``mapping``, ``truncation`` (w_avg) and ``synthesis``.
 
     Parameters
@@ -352,29 +354,11 @@ class StyleGANGenerator(nn.Module):
             if isinstance(m, _NoiseApply):
                 m.randomize = randomize
 
-    def truncate(self, w: torch.Tensor, psi: float = 1.0,
-                 layers: int | None = None) -> torch.Tensor:
-        """Broadcast ``w`` [N, w_dim] to ``wp`` [N, L, w_dim] (a ``wp`` passes
-        through) and pull the first ``layers`` layers toward ``w_avg`` by ``psi``."""
-        if w.ndim == 2:
-            w = w.unsqueeze(1).expand(-1, self.num_layers, -1)
-        if w.ndim != 3 or w.shape[1:] != (self.num_layers, self.w_dim):
-            raise ValueError(f"w must be [N, {self.w_dim}] or [N, {self.num_layers}, {self.w_dim}], "
-                             f"got {list(w.shape)}")
-        layers = self.truncation_layers if layers is None else layers
-        coefs = torch.ones(1, self.num_layers, 1, device=w.device, dtype=w.dtype)
-        coefs[:, :layers] = psi
-        w_avg = self.w_avg.view(1, 1, -1).to(w.dtype)
-        return w_avg + (w - w_avg) * coefs
-
     def synthesize(self, wp: torch.Tensor) -> torch.Tensor:
         """Image NCHW, raw values (about [-1, 1]) from ``wp`` [N, L, w_dim]."""
-        if wp.ndim != 3 or wp.shape[1:] != (self.num_layers, self.w_dim):
-            raise ValueError(f"wp must be [N, {self.num_layers}, {self.w_dim}], got {list(wp.shape)}")
+        self.check_wp(wp)
         return self.synthesis(wp)
 
-    def forward(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
-        return self.synthesize(self.truncate(self.mapping(z), psi))
 
 
 # --------------------------------------------------------------------------- inference

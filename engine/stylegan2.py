@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .wplus import WPlusMixin
+
 __all__ = ["StyleGAN2Config", "StyleGAN2Generator", "infer_config2"]
 
 _INIT_RES = 4
@@ -225,7 +227,7 @@ class _ConstInput(nn.Module):
 # --------------------------------------------------------------------------- generator
 
 
-class StyleGAN2Generator(nn.Module):
+class StyleGAN2Generator(WPlusMixin, nn.Module):
     """StyleGAN2 generator in the rosinality layout; fills :class:`engine.protocol.Generator`."""
 
     architecture = "stylegan2"
@@ -313,22 +315,9 @@ class StyleGAN2Generator(nn.Module):
         z = torch.randn(n, self.z_dim, generator=g).to(self.device)
         return self.mapping(z).mean(0)
 
-    def truncate(self, w: torch.Tensor, psi: float = 1.0, layers: int | None = None) -> torch.Tensor:
-        if w.ndim == 2:
-            w = w.unsqueeze(1).expand(-1, self.num_layers, -1)
-        if w.ndim != 3 or w.shape[1:] != (self.num_layers, self.w_dim):
-            raise ValueError(f"w must be [N, {self.w_dim}] or [N, {self.num_layers}, {self.w_dim}], "
-                             f"got {list(w.shape)}")
-        layers = self.truncation_layers if layers is None else layers
-        coefs = torch.ones(1, self.num_layers, 1, device=w.device, dtype=w.dtype)
-        coefs[:, :layers] = psi
-        w_avg = self.w_avg.view(1, 1, -1).to(w.dtype)
-        return w_avg + (w - w_avg) * coefs
-
     def synthesize(self, wp: torch.Tensor) -> torch.Tensor:
         """Image NCHW, raw values (about [-1, 1]) from ``wp`` [N, L, w_dim]."""
-        if wp.ndim != 3 or wp.shape[1:] != (self.num_layers, self.w_dim):
-            raise ValueError(f"wp must be [N, {self.num_layers}, {self.w_dim}], got {list(wp.shape)}")
+        self.check_wp(wp)
         noise = (lambda j: None) if self.randomize_noise else (lambda j: getattr(self.noises, f"noise_{j}"))
         x = self.input.input.expand(wp.shape[0], -1, -1, -1)
         x = self.conv1(x, wp[:, 0], noise(0))
@@ -339,8 +328,6 @@ class StyleGAN2Generator(nn.Module):
             skip = to_rgb(x, wp[:, 2 * k + 3], skip)
         return skip
 
-    def forward(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
-        return self.synthesize(self.truncate(self.mapping(z), psi))
 
 
 # --------------------------------------------------------------------------- inference

@@ -1,0 +1,31 @@
+"""W+ helpers shared by every style-based generator: broadcast, truncation, shape checks."""
+
+from __future__ import annotations
+
+import torch
+
+
+class WPlusMixin:
+    """``truncate`` and the ``wp`` shape check, for a module that has ``num_layers``,
+    ``w_dim``, ``w_avg`` and ``truncation_layers`` (see engine.protocol)."""
+
+    def truncate(self, w: torch.Tensor, psi: float = 1.0, layers: int | None = None) -> torch.Tensor:
+        """Broadcast ``w`` [N, w_dim] to ``wp`` [N, L, w_dim] (a ``wp`` passes
+        through) and pull the first ``layers`` layers toward ``w_avg`` by ``psi``."""
+        if w.ndim == 2:
+            w = w.unsqueeze(1).expand(-1, self.num_layers, -1)
+        if w.ndim != 3 or w.shape[1:] != (self.num_layers, self.w_dim):
+            raise ValueError(f"w must be [N, {self.w_dim}] or [N, {self.num_layers}, {self.w_dim}], "
+                             f"got {list(w.shape)}")
+        layers = self.truncation_layers if layers is None else layers
+        coefs = torch.ones(1, self.num_layers, 1, device=w.device, dtype=w.dtype)
+        coefs[:, :layers] = psi
+        w_avg = self.w_avg.view(1, 1, -1).to(w.dtype)
+        return w_avg + (w - w_avg) * coefs
+
+    def check_wp(self, wp: torch.Tensor) -> None:
+        if wp.ndim != 3 or wp.shape[1:] != (self.num_layers, self.w_dim):
+            raise ValueError(f"wp must be [N, {self.num_layers}, {self.w_dim}], got {list(wp.shape)}")
+
+    def forward(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
+        return self.synthesize(self.truncate(self.mapping(z), psi))
