@@ -386,7 +386,7 @@ class MainWindow(QtWidgets.QMainWindow):
         order = {lvl: i for i, lvl in enumerate(LEVELS)}  # coarse to fine, as the hierarchy reads
         for b in sorted(boundaries, key=lambda b: (order.get(b.level, len(order)), b.name)):
             try:
-                b.check_compatible(w_dim=info.w_dim, num_layers=info.num_layers, source=b.provenance or b.name)
+                b.check_compatible(w_dim=info.w_dim, num_layers=info.num_layers)
             except StrataError as exc:
                 msgs.append(str(exc))
                 continue
@@ -399,6 +399,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 edits[same[0]] = Edit(b, edits[same[0]].strength, new.layers)
             else:
                 edits.append(new)
+        if len(msgs) > 1:  # one line in the status bar, not the last of many
+            msgs = [f"{len(msgs)} boundaries do not fit {info.name} and were not added; {msgs[0]}"]
         return scene.with_(edits=tuple(edits)), msgs
 
     def _recover(self, result: RenderResult) -> None:
