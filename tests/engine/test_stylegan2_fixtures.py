@@ -143,3 +143,10 @@ def test_render_cli_reproduces_the_port_and_edits(base, tmp_path):
     plain = tmp_path / "plain.png"
     assert main(["render", "-m", f"{base}.pt", "-s", "1", "-o", str(plain)]) == 0
     assert not np.array_equal(np.asarray(Image.open(edited)), np.asarray(Image.open(plain)))
+
+
+def test_info_names_the_architecture_and_layer_resolutions(base, capsys):
+    assert main(["info", f"{base}.pt"]) == 0
+    out = capsys.readouterr().out
+    assert "architecture: stylegan2" in out and "resolutions 4, 8, 8, 16, 16, 32, 32, 32" in out
+    assert "channels:     4px:64, 8px:64, 16px:32, 32px:32" in out and "fused up" not in out
