@@ -89,9 +89,11 @@ def _read(path: Path) -> object:
     except Exception as exc:  # torch raises many kinds for truncated or foreign files
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "Weights only load failed" in msg or "Unsupported global" in str(exc):
+            hint = ("; NVIDIA's .pkl files pickle whole networks (with their source code): "
+                    "convert to the StyleGAN2 PyTorch port's .pt first") if path.suffix.lower() == ".pkl" else ""
             raise ModelLoadError(
                 f"{path}: refused: the file holds Python objects beyond tensors and plain "
-                "containers (a pickled network class?); Strata loads weights only") from None
+                f"containers (a pickled network class?); Strata loads weights only{hint}") from None
         raise ModelLoadError(f"{path}: not a readable PyTorch weights file "
                              f"(truncated or corrupt?): {msg}") from None
 

@@ -76,3 +76,13 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ModelLoadError, match="evil.pth: refused"):
         load_generator(bad)
     assert not marker.exists()
+
+
+class Network:  # stands in for a pickled network object
+    pass
+
+
+def test_an_nvidia_style_pickle_is_refused_with_what_to_do(tmp_path):
+    (tmp_path / "network-snapshot.pkl").write_bytes(pickle.dumps({"G_ema": Network()}, protocol=2))
+    with pytest.raises(ModelLoadError, match=r"network-snapshot\.pkl: refused.*convert to the StyleGAN2 PyTorch port"):
+        load_generator(tmp_path / "network-snapshot.pkl")
