@@ -309,22 +309,6 @@ class StyleGANGenerator(WPlusMixin, nn.Module):
 
     # The small protocol shared with other architectures (see engine.protocol).
     @property
-    def num_layers(self) -> int:
-        return self.config.num_layers
-
-    @property
-    def z_dim(self) -> int:
-        return self.config.z_dim
-
-    @property
-    def w_dim(self) -> int:
-        return self.config.w_dim
-
-    @property
-    def resolution(self) -> int:
-        return self.config.resolution
-
-    @property
     def layer_resolutions(self) -> tuple[int, ...]:
         return tuple(_INIT_RES * 2 ** (i // 2) for i in range(self.num_layers))
 
@@ -335,10 +319,6 @@ class StyleGANGenerator(WPlusMixin, nn.Module):
     @property
     def truncation_layers(self) -> int:
         return min(self.config.truncation_layers, self.num_layers)
-
-    @property
-    def default_psi(self) -> float:
-        return self.config.truncation_psi
 
     @property
     def device(self) -> torch.device:

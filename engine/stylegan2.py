@@ -256,22 +256,6 @@ class StyleGAN2Generator(WPlusMixin, nn.Module):
 
     # The small protocol shared with other architectures (see engine.protocol).
     @property
-    def num_layers(self) -> int:
-        return self.config.num_layers
-
-    @property
-    def z_dim(self) -> int:
-        return self.config.w_dim
-
-    @property
-    def w_dim(self) -> int:
-        return self.config.w_dim
-
-    @property
-    def resolution(self) -> int:
-        return self.config.resolution
-
-    @property
     def layer_resolutions(self) -> tuple[int, ...]:
         # Entry j >= 1 is named by the conv it drives; the last by its to-RGB.
         res = [_INIT_RES] + [2 * _INIT_RES * 2 ** ((j - 1) // 2) for j in range(1, self.num_layers)]
@@ -286,10 +270,6 @@ class StyleGAN2Generator(WPlusMixin, nn.Module):
     def truncation_layers(self) -> int:
         t = self.config.truncation_layers
         return self.num_layers if t is None else min(t, self.num_layers)
-
-    @property
-    def default_psi(self) -> float:
-        return self.config.truncation_psi
 
     @property
     def device(self) -> torch.device:

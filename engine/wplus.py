@@ -6,8 +6,29 @@ import torch
 
 
 class WPlusMixin:
-    """``truncate`` and the ``wp`` shape check, for a module that has ``num_layers``,
-    ``w_dim``, ``w_avg`` and ``truncation_layers`` (see engine.protocol)."""
+    """The protocol's sizes read from ``self.config``, ``truncate`` and the ``wp``
+    shape check, for a generator that adds ``w_avg``, ``truncation_layers`` and
+    ``layer_resolutions`` (see engine.protocol)."""
+
+    @property
+    def num_layers(self) -> int:
+        return self.config.num_layers
+
+    @property
+    def z_dim(self) -> int:
+        return self.config.z_dim
+
+    @property
+    def w_dim(self) -> int:
+        return self.config.w_dim
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    @property
+    def default_psi(self) -> float:
+        return self.config.truncation_psi
 
     def truncate(self, w: torch.Tensor, psi: float = 1.0, layers: int | None = None) -> torch.Tensor:
         """Broadcast ``w`` [N, w_dim] to ``wp`` [N, L, w_dim] (a ``wp`` passes
