@@ -30,11 +30,12 @@ import torch
 import torch.nn.functional as F
 
 from .atomic import atomic_write_bytes
+from .data_parallel import Group, free_port, join_group, leave_group
 from .discriminator import Discriminator
 from .models import save_generator
 from .stylegan import StyleGANConfig, StyleGANGenerator
 
-__all__ = ["TrainConfig", "train", "rooms_source", "image_grid"]
+__all__ = ["TrainConfig", "train", "train_step", "build_state", "rooms_source", "image_grid"]
 
 Progress = Callable[[float, str], None]
 ImageSource = Callable[[int, int], torch.Tensor]  # (n, seed) -> [n, 3, H, W] in [-1, 1]
@@ -113,7 +114,7 @@ class _State:
     log: list = field(default_factory=list)
 
 
-def _build(cfg: TrainConfig, device: torch.device) -> _State:
+def build_state(cfg: TrainConfig, device: torch.device) -> _State:
     torch.manual_seed(cfg.seed)
     G = StyleGANGenerator(cfg.generator_config()).to(device)
     G.set_noise_mode(True)
@@ -177,28 +178,140 @@ def export_checkpoint(run_dir: str | Path, out_model: str | Path, *, meta: dict 
     return info
 
 
+def train_step(st: _State, cfg: TrainConfig, real: torch.Tensor, group: Group = Group()
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One D step (with lazy R1), one G step and the weight average, on a batch of real images.
+
+    With a ``group`` of N processes, ``real`` is this process's share of the
+    batch and gradients are averaged after every backward pass. Returns the
+    detached local losses (D, G, R1). Split from the loop so that
+    benchmarks/bench_train.py times exactly what training runs.
+    """
+    B = real.shape[0]
+    G, D = st.G, st.D
+    if not torch.isfinite(real).all():  # one bad image must not poison D's weights
+        real = torch.nan_to_num(real, nan=0.0, posinf=1.0, neginf=-1.0)
+
+    # --- D step
+    G.requires_grad_(False); D.requires_grad_(True)
+    with torch.no_grad():
+        fake = G.synthesize(_mixed_wp(G, B, cfg.mixing_prob, None))
+    loss_D = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
+    st.opt_D.zero_grad(set_to_none=True)
+    loss_D.backward()
+    group.average_grads(D.parameters())
+    st.opt_D.step()
+    r1 = torch.zeros(())
+    if st.step % cfg.r1_every == 0:
+        real_r = real.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(D(real_r).sum(), real_r, create_graph=True)
+        r1 = grad.square().sum(dim=(1, 2, 3)).mean()
+        st.opt_D.zero_grad(set_to_none=True)
+        (r1 * (cfg.r1_gamma / 2) * cfg.r1_every).backward()
+        group.average_grads(D.parameters())
+        st.opt_D.step()
+
+    # --- G step
+    G.requires_grad_(True); D.requires_grad_(False)
+    fake = G.synthesize(_mixed_wp(G, B, cfg.mixing_prob, cfg.w_avg_beta))
+    loss_G = F.softplus(-D(fake)).mean()
+    st.opt_G.zero_grad(set_to_none=True)
+    loss_G.backward()
+    group.average_grads(G.parameters())
+    st.opt_G.step()
+    group.average_(G.w_avg)  # each process tracked its own share of codes
+
+    # --- EMA of the weights (buffers, w_avg among them, are copied)
+    st.nimg += B * group.world
+    st.step += 1
+    half_life = cfg.ema_kimg * 1000
+    if cfg.ema_rampup:
+        half_life = min(half_life, st.nimg * cfg.ema_rampup)
+    beta = 0.5 ** (B * group.world / max(half_life, 1e-8))
+    with torch.no_grad():
+        for p_ema, p in zip(st.G_ema.parameters(), G.parameters()):
+            p_ema.lerp_(p, 1 - beta)
+        for b_ema, b in zip(st.G_ema.buffers(), G.buffers()):
+            b_ema.copy_(b)
+    return loss_D.detach(), loss_G.detach(), r1.detach()
+
+
 def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
           source: ImageSource | None = None, device: str | torch.device = "cpu",
           out_model: str | Path | None = None, meta: dict | None = None,
-          progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> dict:
+          progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+          workers: int = 1, threads_per_worker: int = 1) -> dict:
     """Train (or resume) until ``cfg.total_kimg`` thousand real images were shown.
 
     Resumes from ``run_dir/checkpoint.pt`` when it exists. Returns a summary
     dict (steps, images seen, seconds). When finished and ``out_model`` is
     given, writes the averaged generator there in Strata's format.
+
+    ``workers`` > 1 trains data-parallel on the CPU: this process is rank 0
+    (it reports progress, decides when to stop, writes checkpoints and
+    samples) and ``workers - 1`` spawned processes each take an equal share
+    of every batch, with ``threads_per_worker`` torch threads each. A run can
+    be resumed with a different number of workers. ``source`` must then be
+    picklable (the rooms world when None).
     """
+    if workers < 1 or cfg.batch_size % workers:
+        raise ValueError(f"batch size {cfg.batch_size} does not split over {workers} workers")
+    if workers == 1:
+        return _train_rank(Group(), run_dir, cfg, source, device, out_model, meta, progress, should_stop)
+    if torch.device(device).type != "cpu":
+        raise ValueError("several training workers are for CPUs; on a GPU use one")
+    import multiprocessing as mp
+    port = free_port()
+    ctx = mp.get_context("spawn")  # fork would copy this process's OpenMP and Qt state
+    peers = [ctx.Process(target=_peer_main, args=(rank, workers, port, str(run_dir), cfg.to_dict(), source,
+                                                   threads_per_worker), daemon=True)
+             for rank in range(1, workers)]
+    for p in peers:
+        p.start()
+    torch.set_num_threads(threads_per_worker)
+    try:
+        group = join_group(0, workers, port, peers_alive=lambda: all(p.is_alive() for p in peers))
+        try:
+            return _train_rank(group, run_dir, cfg, source, device, out_model, meta, progress, should_stop)
+        finally:
+            leave_group(group)
+    finally:
+        for p in peers:
+            p.join(timeout=60)
+            if p.is_alive():
+                p.terminate()
+
+
+def _peer_main(rank: int, world: int, port: int, run_dir: str, cfg: dict, source, threads: int) -> None:
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the whole process group; rank 0 decides
+    torch.set_num_threads(threads)
+    group = join_group(rank, world, port)
+    try:
+        _train_rank(group, run_dir, TrainConfig.from_dict(cfg), source, "cpu", None, None, None, None)
+    finally:
+        leave_group(group)
+
+
+def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | None, device,
+                out_model, meta, progress: Progress | None, should_stop: Callable[[], bool] | None) -> dict:
+    lead = group.rank == 0
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if lead:
+        run_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(device)
     source = source or rooms_source(cfg.resolution)
-    st = _build(cfg, device)
+    st = build_state(cfg, device)  # the same seed: every process starts from the same weights
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():
         _load_checkpoint(st, ckpt)
-    (run_dir / "config.json").write_text(__import__("json").dumps(cfg.to_dict(), indent=1))
+    if group.rank:  # own noise and codes, not a copy of rank 0's
+        torch.manual_seed(cfg.seed * 1_000_003 + st.step * 1009 + group.rank)
+    if lead:
+        (run_dir / "config.json").write_text(__import__("json").dumps(cfg.to_dict(), indent=1))
     fixed_z = torch.randn(16, cfg.z_dim, generator=torch.Generator().manual_seed(1234)).to(device)
     total = int(cfg.total_kimg * 1000)
-    B = cfg.batch_size
+    B = cfg.batch_size // group.world
     t_last = time.perf_counter()
 
     def sample_grid() -> None:
@@ -209,71 +322,37 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
         Image.fromarray(image_grid(img, 4)).save(run_dir / f"samples_{st.nimg // 1000:06d}k.png")
 
     while st.nimg < total:
-        if should_stop is not None and should_stop():
+        if group.agree(lead and should_stop is not None and should_stop()):
             break
-        G, D = st.G, st.D
-        # Each real batch has its own seed, so a resumed run sees new rooms, not repeats.
-        real = source(B, cfg.seed * 1_000_003 + st.step).to(device)
-        if not torch.isfinite(real).all():  # one bad image must not poison D's weights
-            real = torch.nan_to_num(real, nan=0.0, posinf=1.0, neginf=-1.0)
-
-        # --- D step
-        G.requires_grad_(False); D.requires_grad_(True)
-        with torch.no_grad():
-            fake = G.synthesize(_mixed_wp(G, B, cfg.mixing_prob, None))
-        loss_D = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
-        st.opt_D.zero_grad(set_to_none=True)
-        loss_D.backward()
-        st.opt_D.step()
-        r1 = torch.zeros(())
-        if st.step % cfg.r1_every == 0:
-            real_r = real.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(D(real_r).sum(), real_r, create_graph=True)
-            r1 = grad.square().sum(dim=(1, 2, 3)).mean()
-            st.opt_D.zero_grad(set_to_none=True)
-            (r1 * (cfg.r1_gamma / 2) * cfg.r1_every).backward()
-            st.opt_D.step()
-
-        # --- G step
-        G.requires_grad_(True); D.requires_grad_(False)
-        fake = G.synthesize(_mixed_wp(G, B, cfg.mixing_prob, cfg.w_avg_beta))
-        loss_G = F.softplus(-D(fake)).mean()
-        st.opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
-        st.opt_G.step()
-
-        # --- EMA of the weights (buffers, w_avg among them, are copied)
-        st.nimg += B
-        st.step += 1
-        half_life = cfg.ema_kimg * 1000
-        if cfg.ema_rampup:
-            half_life = min(half_life, st.nimg * cfg.ema_rampup)
-        beta = 0.5 ** (B / max(half_life, 1e-8))
-        with torch.no_grad():
-            for p_ema, p in zip(st.G_ema.parameters(), G.parameters()):
-                p_ema.lerp_(p, 1 - beta)
-            for b_ema, b in zip(st.G_ema.buffers(), G.buffers()):
-                b_ema.copy_(b)
+        # Real batches are seeded by the count of images seen (and the rank), so a resumed
+        # run sees new rooms, whatever the number of workers before and now.
+        real = source(B, cfg.seed * 1_000_003 + st.nimg + group.rank).to(device)
+        loss_D, loss_G, r1 = train_step(st, cfg, real, group)
 
         now = time.perf_counter()
         st.seconds += now - t_last
         t_last = now
+        if st.step % cfg.checkpoint_every == 0:
+            group.check_same(st.G.parameters())
+        if not lead:
+            continue
         if st.step % 10 == 0:
-            st.log.append({"step": st.step, "kimg": st.nimg / 1000, "loss_D": float(loss_D.detach()),
-                           "loss_G": float(loss_G.detach()), "r1": float(r1.detach()), "seconds": round(st.seconds, 1)})
+            st.log.append({"step": st.step, "kimg": st.nimg / 1000, "loss_D": float(loss_D),
+                           "loss_G": float(loss_G), "r1": float(r1), "seconds": round(st.seconds, 1)})
         if progress is not None:
-            progress(st.nimg / total, f"kimg {st.nimg / 1000:.1f}  D {float(loss_D.detach()):.3f}  G {float(loss_G.detach()):.3f}")
+            progress(st.nimg / total, f"kimg {st.nimg / 1000:.1f}  D {float(loss_D):.3f}  G {float(loss_G):.3f}")
         if st.step % cfg.sample_every == 0:
             sample_grid()
         if st.step % cfg.checkpoint_every == 0:
             _save_checkpoint(st, cfg, ckpt)
 
-    _save_checkpoint(st, cfg, ckpt)
-    sample_grid()
     finished = st.nimg >= total
-    if finished and out_model is not None:
-        st.G_ema.set_noise_mode(False)
-        info = {"training_kimg": st.nimg / 1000, "training_seconds": round(st.seconds),
-                "training_steps": st.step, "train_config": cfg.to_dict()}
-        save_generator(st.G_ema, out_model, meta={**info, **(meta or {})})
+    if lead:
+        _save_checkpoint(st, cfg, ckpt)
+        sample_grid()
+        if finished and out_model is not None:
+            st.G_ema.set_noise_mode(False)
+            info = {"training_kimg": st.nimg / 1000, "training_seconds": round(st.seconds),
+                    "training_steps": st.step, "train_config": cfg.to_dict()}
+            save_generator(st.G_ema, out_model, meta={**info, **(meta or {})})
     return {"finished": finished, "steps": st.step, "nimg": st.nimg, "seconds": st.seconds}

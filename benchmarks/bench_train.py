@@ -1,0 +1,90 @@
+"""Training throughput (real images per second) by workers, batch and threads, as ratios to a baseline measured in the same run.
+
+    python benchmarks/bench_train.py [--run runs/rooms64] [--setups 1x16t2,2x16t1] [--rounds 2] [--steps 32]
+
+A setup ``WxBtT`` is ``strata train --workers W --batch B --threads T``: W
+processes (data-parallel), B images per step in all, T torch threads per
+process. Each is timed through ``engine.train.train`` itself (rendering the
+rooms, D step, lazy R1, G step, weight average, gradient averaging), on a
+fresh run folder, over ``--steps`` steps after 4 warm-up steps (start-up and
+process spawning are not counted). Rounds interleave the setups, so that a busy
+neighbour on a shared machine slows them alike; the first setup is the
+baseline. Architecture from RUN/config.json when given (weights are random:
+speed does not depend on them). Prints a Markdown table with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from engine.train import TrainConfig, train  # noqa: E402
+
+WARMUP = 4
+
+
+def parse_setup(text: str) -> tuple[int, int, int]:
+    m = re.fullmatch(r"(\d+)x(\d+)t(\d+)", text.strip())
+    if not m:
+        raise SystemExit(f"setup {text!r}: expected WORKERSxBATCHtTHREADS, e.g. 2x16t1")
+    return int(m[1]), int(m[2]), int(m[3])
+
+
+def rate(base: TrainConfig, workers: int, batch: int, threads: int, steps: int) -> float:
+    cfg = dataclasses.replace(base, batch_size=batch, total_kimg=(WARMUP + steps) * batch / 1000,
+                              checkpoint_every=10**9, sample_every=10**9)
+    marks = {}
+
+    def progress(frac: float, msg: str) -> None:
+        marks.setdefault(round(frac * cfg.total_kimg * 1000 / batch), time.perf_counter())
+
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as run:
+        train(run, cfg, progress=progress, workers=workers, threads_per_worker=threads)
+    return steps * batch / (marks[WARMUP + steps] - marks[WARMUP])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", default=None, help="run folder whose config.json gives the architecture")
+    ap.add_argument("--setups", default="1x16t2,2x16t1")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=32)
+    args = ap.parse_args()
+    base = TrainConfig()
+    if args.run:
+        base = TrainConfig.from_dict(json.loads((Path(args.run) / "config.json").read_text()))
+    setups = [parse_setup(s) for s in args.setups.split(",")]
+    rates = {s: [] for s in setups}
+    for _ in range(args.rounds):
+        for s in setups:
+            rates[s].append(rate(base, *s, args.steps))
+    print(f"machine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}; "
+          f"generator channels {list(base.channels)} at {base.resolution} px; {args.steps} timed steps per round")
+    print()
+    w0, b0, t0 = setups[0]
+    print(f"| workers | batch | threads each | images/s (median of {args.rounds}) | ratio to {w0}x{b0}t{t0} |")
+    print("|---|---|---|---|---|")
+    ref = statistics.median(rates[setups[0]])
+    for s in setups:
+        m = statistics.median(rates[s])
+        print(f"| {s[0]} | {s[1]} | {s[2]} | {m:.1f} | {m / ref:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
