@@ -61,6 +61,8 @@ def main(argv: list[str]) -> int:
         changes["lr"] = args.lr
     if changes:
         cfg = TrainConfig(**{**cfg.__dict__, **changes})
+    if args.workers < 1 or cfg.batch_size % args.workers:
+        p.error(f"--workers {args.workers}: the batch of {cfg.batch_size} must split evenly over the workers")
     stop = {"flag": False}
     signal.signal(signal.SIGINT, lambda *a: stop.update(flag=True))
     signal.signal(signal.SIGTERM, lambda *a: stop.update(flag=True))

@@ -7,6 +7,7 @@ import multiprocessing as mp
 import pytest
 import torch
 
+from app.cli import main
 from engine.data_parallel import free_port, join_group, leave_group
 from engine.stylegan import StyleGANConfig, StyleGANGenerator
 from engine.train import TrainConfig, train
@@ -88,3 +89,11 @@ def test_two_workers_train_stop_and_resume_with_one(tmp_path):
 def test_a_batch_that_does_not_split_over_the_workers_is_refused(tmp_path):
     with pytest.raises(ValueError, match="batch size 4 does not split over 3 workers"):
         train(tmp_path / "run", CFG, workers=3)
+
+
+def test_the_command_refuses_workers_that_do_not_split_the_batch(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(tmp_path / "run"), "--resolution", "32", "--batch", "6", "--workers", "4"])
+    assert exc.value.code == 2
+    assert "--workers 4: the batch of 6 must split evenly over the workers" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # nothing started
