@@ -121,11 +121,20 @@ def build_state(cfg: TrainConfig, device: torch.device) -> _State:
     d_channels = {cfg.resolution // 2**i: c for i, c in enumerate(reversed(cfg.d_channels))}
     D = Discriminator(cfg.resolution, d_channels).to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    st = _State(G, G_ema, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()))
+    _set_hyperparameters(st, cfg)
+    return st
+
+
+def _set_hyperparameters(st: _State, cfg: TrainConfig) -> None:
+    """Adam's learning rates and betas from ``cfg``; also after a resume, whose optimizer
+    state would otherwise bring back the old ones (``strata train RUN --lr`` must take effect)."""
     # Lazy R1: D's Adam sees a regularization step every r1_every steps; rescale as StyleGAN2 does.
     c = cfg.r1_every / (cfg.r1_every + 1)
-    opt_G = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.betas)
-    opt_D = torch.optim.Adam(D.parameters(), lr=cfg.lr * c, betas=(cfg.betas[0] ** c, cfg.betas[1] ** c))
-    return _State(G, G_ema, D, opt_G, opt_D)
+    for opt, lr, betas in ((st.opt_G, cfg.lr, tuple(cfg.betas)),
+                           (st.opt_D, cfg.lr * c, (cfg.betas[0] ** c, cfg.betas[1] ** c))):
+        for group in opt.param_groups:
+            group["lr"], group["betas"] = lr, betas
 
 
 def _mixed_wp(G: StyleGANGenerator, n: int, mixing_prob: float, w_avg_beta: float | None) -> torch.Tensor:
@@ -305,6 +314,7 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():
         _load_checkpoint(st, ckpt)
+        _set_hyperparameters(st, cfg)
     if group.rank:  # own noise and codes, not a copy of rank 0's
         torch.manual_seed(cfg.seed * 1_000_003 + st.step * 1009 + group.rank)
     if lead:

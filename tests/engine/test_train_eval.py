@@ -54,6 +54,21 @@ def test_stop_and_resume_reaches_the_same_count_and_exports(tmp_path):
     assert json.loads((tmp_path / "run" / "config.json").read_text())["resolution"] == 16
 
 
+def test_a_resumed_run_trains_with_the_new_learning_rate(tmp_path):
+    # The optimizer state in the checkpoint carries the old rate; `strata train RUN --lr` must win.
+    from dataclasses import replace
+    train(tmp_path / "run", CFG, source=blobs, should_stop=iter([False, False, True]).__next__)
+    ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert ck["opt_G"]["param_groups"][0]["lr"] == CFG.lr
+    slower = replace(CFG, lr=CFG.lr / 4)
+    train(tmp_path / "run", slower, source=blobs)
+    ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    c = CFG.r1_every / (CFG.r1_every + 1)
+    assert ck["opt_G"]["param_groups"][0]["lr"] == slower.lr
+    assert ck["opt_D"]["param_groups"][0]["lr"] == slower.lr * c
+    assert ck["config"]["lr"] == slower.lr and ck["nimg"] == 48
+
+
 def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
     rng = np.random.RandomState(0)
     a, b = rng.randn(600, 32), rng.randn(600, 32)
