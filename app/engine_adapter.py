@@ -28,6 +28,7 @@ class EngineAdapter(QObject):
         self.renderer = Renderer(device)
         self._stamp = 0
         self._shown = -1
+        self._closed = False
         self._rawResult.connect(self._deliver)  # queued: emitted on the worker thread
         self._worker = RenderWorker(self.renderer, self._rawResult.emit,
                                     on_error=lambda req, msg: RenderResult(req, error=msg))
@@ -47,6 +48,8 @@ class EngineAdapter(QObject):
 
     def request_strip(self, model_path: str, scene: Scene, row: int, strengths) -> int:
         self._strip_stamp += 1
+        if self._closed:  # a queued event or timer after the window closed: nothing to do
+            return self._strip_stamp
         self._strip_worker.submit(StripRequest(self._strip_stamp, str(model_path), scene, row, tuple(strengths)))
         return self._strip_stamp
 
@@ -55,7 +58,7 @@ class EngineAdapter(QObject):
         return self._strip_worker
 
     def _deliver_strip(self, result: StripResult) -> None:
-        if result.request.stamp == self._strip_stamp:
+        if not self._closed and result.request.stamp == self._strip_stamp:
             self.stripReady.emit(result)
 
     @property
@@ -65,6 +68,8 @@ class EngineAdapter(QObject):
     def request(self, model_path: str, scene: Scene) -> int:
         """Ask for a frame; returns its stamp. Never blocks."""
         self._stamp += 1
+        if self._closed:  # a queued event after the window closed: nothing to do
+            return self._stamp
         self._worker.submit(RenderRequest(self._stamp, str(model_path), scene))
         return self._stamp
 
@@ -73,11 +78,17 @@ class EngineAdapter(QObject):
         return self._stamp
 
     def _deliver(self, result: RenderResult) -> None:
-        if result.request.stamp <= self._shown:
+        if self._closed or result.request.stamp <= self._shown:
             return  # stale: a newer frame is already on screen
         self._shown = result.request.stamp
         self.resultReady.emit(result)
 
     def close(self) -> None:
+        """Stop both threads; later requests are ignored and no result is emitted after this."""
+        self._closed = True
         self._worker.close()
         self._strip_worker.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed

@@ -20,7 +20,9 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
     from PySide6 import QtCore, QtWidgets
 
     import assets
+    from engine.atomic import atomic_write_bytes
     from engine.boundary import load_boundaries
+    from engine.errors import StrataError
 
     from .window import MainWindow
 
@@ -48,7 +50,16 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
             def grab() -> None:
                 win.engine.worker.wait_until_idle(30)
                 app.processEvents()
-                ok = win.grab().save(screenshot)
+                # Through a buffer and an atomic write: a failed or interrupted save keeps the old file.
+                buf = QtCore.QBuffer()
+                buf.open(QtCore.QIODevice.WriteOnly)
+                ok = win.grab().save(buf, Path(screenshot).suffix.lstrip(".").upper() or "PNG")
+                if ok:
+                    try:
+                        atomic_write_bytes(screenshot, bytes(buf.data()))
+                    except StrataError as exc:
+                        print(f"strata: error: {exc}", file=sys.stderr)
+                        ok = False
                 app.exit(0 if ok else 1)
             QtCore.QTimer.singleShot(300, grab)
 

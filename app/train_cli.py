@@ -12,7 +12,7 @@ def main(argv: list[str]) -> int:
     from tqdm import tqdm
 
     from engine.device import resolve_device
-    from engine.train import TrainConfig, train
+    from engine.train import TrainConfig, load_config, train
 
     p = argparse.ArgumentParser(prog="strata train", description=(
         "Train a StyleGAN generator adversarially on the procedural rooms world. "
@@ -45,8 +45,7 @@ def main(argv: list[str]) -> int:
         torch.set_num_threads(args.threads)
     cfg_path = Path(args.run_dir) / "config.json"
     if cfg_path.exists():  # a resumed run keeps its architecture
-        import json
-        cfg = TrainConfig.from_dict(json.loads(cfg_path.read_text()))
+        cfg = load_config(cfg_path)
     else:
         cfg = TrainConfig(resolution=args.resolution, seed=args.seed)
         if args.channels:

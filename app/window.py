@@ -687,7 +687,9 @@ class MainWindow(QtWidgets.QMainWindow):
         """Run the HiGAN pipeline on the current model in the background; load its boundaries."""
         from .discover_dialog import DiscoverDialog
 
-        if self._discover is not None and self._discover.isVisible():
+        # One dialog per window: a run still going (or still stopping) is brought back, not orphaned.
+        if self._discover is not None and (self._discover.isVisible() or self._discover.runner.is_running()):
+            self._discover.show()
             self._discover.raise_()
             return
         if self._info is None:
@@ -712,6 +714,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         QtWidgets.QApplication.instance().removeEventFilter(self)
+        self._strip_timer.stop()
         if self._discover is not None:
             self._discover.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -1,10 +1,11 @@
-"""Build the placeholder default: a small random StyleGAN and three random boundaries.
+"""Build the placeholder: a small random StyleGAN and three random boundaries.
 
-Run once: ``python assets/make_placeholder.py``. The trained rooms model
-replaces it (see docs/).
+Run once: ``python assets/make_placeholder.py``. It was the app's default
+until the trained rooms model replaced it; the benchmarks still time it
+(docs/benchmarks.md). It leaves ``default.json`` alone, so running it again
+does not make the placeholder the default.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,3 @@ for name, level, layers in [("layout", "layout", (0, 3)), ("objects", "object", 
                             ("colour", "colour", (8, 9))]:
     save_boundary(Boundary(name, rng.randn(64), level=level, layers=layers, model_fingerprint=fp,
                            provenance="random placeholder direction"), out / f"{name}.npz")
-(HERE / "default.json").write_text(json.dumps({
-    "model": "placeholder64_generator.pth", "boundaries": "boundaries/placeholder64",
-    "title": "Placeholder model (random weights)"}, indent=1) + "\n")

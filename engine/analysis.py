@@ -367,6 +367,8 @@ def load_annotations(path: str | os.PathLike) -> Annotations:
     if meta.get("version", 0) > ANNOTATIONS_VERSION:
         raise StrataError(f"{label}: annotation format version {meta.get('version')} is newer than "
                           "this Strata reads; update Strata")
+    if z.ndim != 2 or w.ndim != 2:
+        raise StrataError(f"{label}: codes z {tuple(z.shape)} and w {tuple(w.shape)} must be [N, dim] arrays")
     n = w.shape[0]
     if z.shape[0] != n or any(s.shape != (n,) for s in scores.values()) or meta.get("count") != n:
         raise StrataError(f"{label}: arrays disagree in length (damaged file?)")

@@ -173,6 +173,11 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
             raise ModelLoadError(f"{path}: bad configuration: {exc}") from None
         if not isinstance(obj.get("state_dict"), dict):
             raise ModelLoadError(f"{path}: no state_dict in a Strata generator file")
+        bad = [k for k, v in obj["state_dict"].items() if not isinstance(v, torch.Tensor)]
+        if bad:
+            raise ModelLoadError(f"{path}: state_dict entries that are not tensors: {', '.join(map(str, bad[:5]))}")
+        if not isinstance(obj.get("meta") or {}, dict):
+            raise ModelLoadError(f"{path}: meta is a {type(obj['meta']).__name__}, not a mapping")
         if arch == "stylegan":
             gen = _stylegan_from_state(obj["state_dict"], path, cfg)
         else:

@@ -358,7 +358,10 @@ def load_rooms_predictor(path=None, device=None) -> RoomsPredictor:
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise PredictorError(f"{path}: predictor metadata or weights do not match: "
                              f"{str(exc).splitlines()[0]}") from None
-    model.training_info = dict(meta.get("training", {}))
+    training = meta.get("training") or {}
+    if not isinstance(training, dict):
+        raise PredictorError(f"{path}: metadata 'training' is a {type(training).__name__}, not a mapping")
+    model.training_info = dict(training)
     model.eval()
     if device is not None:
         model.to(device)

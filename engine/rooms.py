@@ -1059,8 +1059,11 @@ def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: 
 def main(argv: list[str] | None = None) -> int:
     """``python -m engine.rooms OUT.png [--resolution R] [--seed S] [--rows N]``: save a grid of rooms."""
     import argparse
+    import io
 
     from PIL import Image
+
+    from .atomic import atomic_write_bytes
 
     parser = argparse.ArgumentParser(prog="python -m engine.rooms", description="Save a grid of procedural rooms.")
     parser.add_argument("out", help="PNG file to write")
@@ -1071,7 +1074,9 @@ def main(argv: list[str] | None = None) -> int:
     r, k = args.resolution, args.rows
     images, _ = sample_rooms(k * k, seed=args.seed, resolution=r)
     grid = to_uint8(images).reshape(k, k, r, r, 3).transpose(0, 2, 1, 3, 4).reshape(k * r, k * r, 3)
-    Image.fromarray(grid).save(args.out, optimize=True)
+    buf = io.BytesIO()
+    Image.fromarray(grid).save(buf, format="PNG", optimize=True)
+    atomic_write_bytes(args.out, buf.getvalue())
     print(f"wrote {args.out}: {k}x{k} rooms at {r}x{r}, seed {args.seed}")
     return 0
 

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from .atomic import atomic_write_bytes
 from .data_parallel import Group, free_port, join_group, leave_group
 from .discriminator import Discriminator
+from .errors import StrataError
 from .models import save_generator
 from .stylegan import StyleGANConfig, StyleGANGenerator
 
@@ -163,23 +164,62 @@ def _save_checkpoint(st: _State, cfg: TrainConfig, path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+_CHECKPOINT_KEYS = ("config", "step", "nimg", "seconds", "log", "G", "G_ema", "D", "opt_G", "opt_D", "rng")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """A run's ``checkpoint.pt`` (tensors only), or a :class:`StrataError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise StrataError(f"{path}: no checkpoint there (a run folder of `strata train` holds checkpoint.pt)")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, corrupt, or not a torch file
+        raise StrataError(f"{path}: not a readable training checkpoint ({_first_line(exc)})") from exc
+    missing = [k for k in _CHECKPOINT_KEYS if k not in ck] if isinstance(ck, dict) else list(_CHECKPOINT_KEYS)
+    if missing:
+        raise StrataError(f"{path}: not a checkpoint of `strata train` (missing {', '.join(missing)})")
+    return ck
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """A run's ``config.json``, or a :class:`StrataError` naming the file and what is wrong."""
+    import json
+    path = Path(path)
+    try:
+        return TrainConfig.from_dict(json.loads(path.read_text()))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise StrataError(f"{path}: not a training configuration ({_first_line(exc)})") from exc
+
+
 def _load_checkpoint(st: _State, path: Path) -> None:
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    st.G.load_state_dict(ck["G"])
-    st.G_ema.load_state_dict(ck["G_ema"])
-    st.D.load_state_dict(ck["D"])
-    st.opt_G.load_state_dict(ck["opt_G"])
-    st.opt_D.load_state_dict(ck["opt_D"])
+    ck = read_checkpoint(path)
+    try:
+        st.G.load_state_dict(ck["G"])
+        st.G_ema.load_state_dict(ck["G_ema"])
+        st.D.load_state_dict(ck["D"])
+        st.opt_G.load_state_dict(ck["opt_G"])
+        st.opt_D.load_state_dict(ck["opt_D"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise StrataError(f"{path}: its networks do not fit the run's configuration ({_first_line(exc)})") from exc
     st.step, st.nimg, st.seconds, st.log = ck["step"], ck["nimg"], ck["seconds"], list(ck["log"])
     torch.set_rng_state(ck["rng"])
 
 
 def export_checkpoint(run_dir: str | Path, out_model: str | Path, *, meta: dict | None = None) -> dict:
     """Write the averaged generator of a run's latest checkpoint in Strata's format."""
-    ck = torch.load(Path(run_dir) / "checkpoint.pt", map_location="cpu", weights_only=True)
-    cfg = TrainConfig.from_dict(ck["config"])
-    G = StyleGANGenerator(cfg.generator_config())
-    G.load_state_dict(ck["G_ema"])
+    path = Path(run_dir) / "checkpoint.pt"
+    ck = read_checkpoint(path)
+    try:
+        cfg = TrainConfig.from_dict(ck["config"])
+        G = StyleGANGenerator(cfg.generator_config())
+        G.load_state_dict(ck["G_ema"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise StrataError(f"{path}: its averaged generator does not fit its configuration ({_first_line(exc)})") from exc
     G.set_noise_mode(False)
     info = {"training_kimg": ck["nimg"] / 1000, "training_seconds": round(ck["seconds"]),
             "training_steps": ck["step"], "train_config": cfg.to_dict()}
@@ -277,6 +317,7 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
              for rank in range(1, workers)]
     for p in peers:
         p.start()
+    threads_before = torch.get_num_threads()
     torch.set_num_threads(threads_per_worker)
     try:
         group = join_group(0, workers, port, peers_alive=lambda: all(p.is_alive() for p in peers))
@@ -285,6 +326,7 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
         finally:
             leave_group(group)
     finally:
+        torch.set_num_threads(threads_before)  # the caller's setting (a test run, the GUI) comes back
         for p in peers:
             p.join(timeout=60)
             if p.is_alive():
@@ -318,7 +360,7 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
     if group.rank:  # own noise and codes, not a copy of rank 0's
         torch.manual_seed(cfg.seed * 1_000_003 + st.step * 1009 + group.rank)
     if lead:
-        (run_dir / "config.json").write_text(__import__("json").dumps(cfg.to_dict(), indent=1))
+        atomic_write_bytes(run_dir / "config.json", __import__("json").dumps(cfg.to_dict(), indent=1).encode())
     fixed_z = torch.randn(16, cfg.z_dim, generator=torch.Generator().manual_seed(1234)).to(device)
     total = int(cfg.total_kimg * 1000)
     B = cfg.batch_size // group.world
@@ -329,7 +371,9 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
         with torch.no_grad():
             st.G_ema.set_noise_mode(False)
             img = st.G_ema.synthesize(st.G_ema.truncate(st.G_ema.mapping(fixed_z), 1.0))
-        Image.fromarray(image_grid(img, 4)).save(run_dir / f"samples_{st.nimg // 1000:06d}k.png")
+        buf = io.BytesIO()
+        Image.fromarray(image_grid(img, 4)).save(buf, format="PNG")
+        atomic_write_bytes(run_dir / f"samples_{st.nimg // 1000:06d}k.png", buf.getvalue())
 
     while st.nimg < total:
         if group.agree(lead and should_stop is not None and should_stop()):

@@ -46,7 +46,7 @@ class RenderWorker(Generic[Req, Res]):
         self._render = render
         self._on_result = on_result
         self._on_error = on_error
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.RLock())  # re-entrant: see _deliver
         self._pending: Req | None = None
         self._busy = False
         self._closed = False
@@ -88,7 +88,12 @@ class RenderWorker(Generic[Req, Res]):
         with self._cond:
             self.renders += 1
             self.last_result = result
-        if self._on_result is not None:
+            # Under the lock and only while open: once close() has returned, no receiver is
+            # called again, so a GUI adapter can be deleted even while a render still runs
+            # (a render that ends after close() is dropped). The lock is re-entrant, so a
+            # synchronous receiver may submit again.
+            if self._on_result is None or self._closed:
+                return
             try:
                 self._on_result(result)
             except Exception:  # a broken receiver must not kill the thread
@@ -129,7 +134,11 @@ class RenderWorker(Generic[Req, Res]):
             return True
 
     def close(self, timeout: float | None = 10.0) -> None:
-        """Drop the pending request, let the current render finish, join the thread."""
+        """Drop the pending request and join the thread (up to ``timeout`` s).
+
+        From its return on, ``on_result`` is never called again, even if the
+        current render outlives the timeout (its result is dropped).
+        """
         with self._cond:
             self._closed = True
             self._pending = None

@@ -155,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
         app.processEvents()
     QtCore.QThread.msleep(50)
     app.processEvents()
-    ok = window.grab().save(args.out)
+    # QSaveFile writes a temporary file and renames it on commit: an old PNG survives a failed save.
+    out = QtCore.QSaveFile(args.out)
+    ok = out.open(QtCore.QIODevice.WriteOnly) and window.grab().save(out, "PNG") and out.commit()
     window.close()
     return 0 if ok else 1
 

@@ -482,7 +482,7 @@ def _normalise(values: np.ndarray) -> np.ndarray:
         return np.full(v.shape, 0.5)
     lo, hi = v[finite].min(), v[finite].max()
     if hi - lo <= 1e-12:
-        return np.full(v.shape, 0.5)
+        return np.where(finite, 0.5, 0.0)  # a broken cell stays cold in a flat row too
     with np.errstate(invalid="ignore"):
         out = (v - lo) / (hi - lo)
     return np.where(finite, out, 0.0)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 
@@ -48,3 +50,19 @@ def wait_frame(qtbot, win, timeout=10_000):
         assert win._last_ok is not None
         assert win.engine._shown == win.engine.latest_stamp  # the newest result reached the window
     qtbot.waitUntil(done, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def _delete_closed_widgets(qapp):
+    """Delete what a test closed before the next test starts, in a fixed order.
+
+    pytest-qt closes a test's widgets and schedules their deletion; without this
+    they die inside whichever later test next runs the event loop, or at exit.
+    Runs after qtbot's own teardown (autouse fixtures are set up first).
+    """
+    yield
+    from PySide6 import QtCore
+
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.DeferredDelete)
+    gc.collect()
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.DeferredDelete)

@@ -9,7 +9,7 @@ import types
 import numpy as np
 import pytest
 import torch
-from PySide6 import QtGui
+from PIL import Image
 
 from app.discover_dialog import (DiscoverDialog, DiscoveryRunner, _Eta, available_predictor_names,
                                  format_eta)
@@ -47,9 +47,8 @@ class FakeRun:
             rng = np.random.RandomState(0)
             save_boundary(Boundary("wood", rng.randn(16), level="attribute", layers=(2, 5)), lib / "wood.npz")
             save_boundary(Boundary("view", rng.randn(16), level="layout", layers=(0, 1)), lib / "view.npz")
-            img = QtGui.QImage(120, 40, QtGui.QImage.Format_RGB32)
-            img.fill(QtGui.QColor(40, 90, 140))
-            assert img.save(str(out_dir / "hierarchy.png"))
+            # PIL, not QImage: this runs on the discovery thread, where Qt is not used.
+            Image.new("RGB", (120, 40), (40, 90, 140)).save(out_dir / "hierarchy.png")
             return {"out_dir": str(out_dir), "library": str(lib), "seconds": {"total": 75.0},
                     "boundaries": [{"name": "wood", "layers": [2, 5]}, {"name": "view", "layers": [0, 1]},
                                    {"name": "lamp", "layers": None, "note": "scores never vary"}]}
@@ -249,8 +248,9 @@ def test_a_real_run_on_a_tiny_generator(qtbot, tmp_path, tiny_model):
         with qtbot.waitSignal(dlg.boundariesReady, timeout=30_000) as blocker:
             dlg.start_button.click()
     finally:
-        dlg.shutdown(30)
+        stopped = dlg.shutdown(30)
         torch.set_num_threads(threads)
+    assert stopped, "the discovery thread did not stop within 30 s"
     folder = out / "boundaries"
     assert blocker.args == [str(folder)]
     boundaries, errors = load_boundaries(folder)

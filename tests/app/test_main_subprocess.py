@@ -33,6 +33,13 @@ def test_screenshot_shows_the_window_with_a_scene(tmp_path):
     assert (sat > 100).sum() > 500
 
 
+def test_a_screenshot_to_a_missing_folder_fails_naming_it(tmp_path):
+    bad = tmp_path / "no" / "such" / "shot.png"
+    r = run("--screenshot", str(bad))
+    assert r.returncode == 1 and str(bad) in r.stderr and "Traceback" not in r.stderr
+    assert not bad.parent.exists()
+
+
 def test_version_and_usage_errors_are_one_line():
     r = run("--version")
     assert r.returncode == 0 and r.stdout.startswith("strata ")

@@ -12,6 +12,15 @@ from engine.scene import read_recipe
 from .conftest import wait_frame
 
 
+def set_row(win, i, strength, layers):
+    """Type a strength into row ``i``'s number field and set its layer-range slider, as a user does."""
+    row = win.panel.row(i)
+    row._spin.setValue(strength)
+    row._layers_slider.setValue(layers)
+    assert (row.strength, row.layers) == (strength, layers)
+
+
+
 def test_opens_with_boundaries_as_rows_and_a_scene(make_window):
     win = make_window()
     assert win.panel.row_count() == 2
@@ -51,10 +60,9 @@ def test_dragging_a_slider_changes_the_scene_during_the_drag_and_undo_restores_i
 
 def test_save_png_quit_reopen_restores_scene_and_sliders(make_window, qtbot, tmp_path):
     win = make_window()
-    win.seed_box.set_seed(0)
-    win.seed_box.seedChanged.emit(42)
+    win.seed_box._spin.setValue(42)  # typed into the seed field
     win.panel.row(0)._spin.setValue(-2.5)  # typed into the numeric field
-    win.panel.rowChanged.emit(1, {"strength": 1.25, "layers": (3, 4)})
+    set_row(win, 1, 1.25, (3, 4))
     wait_frame(qtbot, win)
     shown = win.view.image().copy()
     out = tmp_path / "scene.png"
@@ -75,7 +83,7 @@ def test_save_png_quit_reopen_restores_scene_and_sliders(make_window, qtbot, tmp
 
 def test_a_bad_model_file_is_reported_and_the_edits_are_kept(make_window, qtbot, tmp_path, tiny_model):
     win = make_window()
-    win.panel.rowChanged.emit(1, {"strength": 2.0, "layers": (2, 5)})
+    set_row(win, 1, 2.0, (2, 5))
     wait_frame(qtbot, win)
     shown = win.view.image().copy()
     bad = tmp_path / "broken.pth"
@@ -86,14 +94,14 @@ def test_a_bad_model_file_is_reported_and_the_edits_are_kept(make_window, qtbot,
     assert msg.startswith("Error:") and "broken.pth" in msg and "truncated or corrupt" in msg
     assert win.state.model_path == str(tiny_model.resolve())
     assert win.scene.edits[1].strength == 2.0 and win.panel.row(1).strength == 2.0
-    win.panel.rowChanged.emit(1, {"strength": 0.0, "layers": (2, 5)})  # still editing
+    set_row(win, 1, 0.0, (2, 5))  # still editing
     wait_frame(qtbot, win)
     assert not np.array_equal(win.view.image(), shown)
 
 
 def test_saving_to_a_bad_path_keeps_the_state(make_window, qtbot, tmp_path):
     win = make_window()
-    win.panel.rowChanged.emit(0, {"strength": 1.0, "layers": (0, 1)})
+    set_row(win, 0, 1.0, (0, 1))
     wait_frame(qtbot, win)
     assert not win.save_png(tmp_path / "missing_dir" / "x.png")
     assert "missing_dir" in win.statusBar().currentMessage()
@@ -129,7 +137,7 @@ def test_a_boundary_of_the_wrong_dimension_is_refused_with_both_dimensions(make_
 
 def test_export_and_import_wp_code(make_window, qtbot, tmp_path):
     win = make_window()
-    win.panel.rowChanged.emit(1, {"strength": 3.0, "layers": (0, 5)})
+    set_row(win, 1, 3.0, (0, 5))
     wait_frame(qtbot, win)
     shown = win.view.image().copy()
     assert win.export_wp(tmp_path / "wp.npy")
@@ -244,10 +252,11 @@ def test_ctrl_z_in_a_focused_number_field_undoes_the_editor_not_the_text(make_wi
 
 def test_a_failing_frame_does_not_lose_the_scene(make_window, qtbot):
     win = make_window()
-    win.panel.rowChanged.emit(1, {"strength": 2.0, "layers": (2, 5)})
+    set_row(win, 1, 2.0, (2, 5))
     wait_frame(qtbot, win)
     shown = win.view.image().copy()
-    win.panel.rowChanged.emit(1, {"strength": 2.0, "layers": (2, 9)})  # past the model's last layer
+    # A frame the engine refuses; the real slider cannot reach past the last layer, so inject it.
+    win.panel.rowChanged.emit(1, {"strength": 2.0, "layers": (2, 9)})
     wait_frame(qtbot, win)
     assert "Error" in win.statusBar().currentMessage()
     assert np.array_equal(win.view.image(), shown)
@@ -303,3 +312,19 @@ def test_an_ambiguous_code_asks_whether_it_is_z_or_w(make_window, qtbot, tmp_pat
     assert win.scene.code.space == "z"
     wait_frame(qtbot, win)
     assert not np.array_equal(win.view.image(), as_w)
+
+
+def test_events_that_arrive_after_close_are_ignored(make_window, qtbot):
+    """A strip timer or a frame still queued when the window closes must not reach a closed engine."""
+    win = make_window()
+    win.panel.set_selected_row(1)
+    win.panel.rowSelected.emit(1)  # arms the strip timer
+    assert win._strip_timer.isActive()
+    win.close()
+    assert not win._strip_timer.isActive() and win.engine.closed
+    renders = win.engine.worker.renders
+    stamp = win.engine.request(win.state.model_path, win.scene)  # what a late slot would do
+    win._request_strip()
+    qtbot.wait(50)
+    assert stamp == win.engine.latest_stamp and win.engine.worker.renders == renders
+    assert not win.engine.worker.alive and not win.engine.strip_worker.alive

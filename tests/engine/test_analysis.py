@@ -88,6 +88,14 @@ def test_shards_merge_into_the_single_run_bit_for_bit(gen, tmp_path):
         assert (tmp_path / f"merged{count}.npz").read_bytes() == (tmp_path / "single.npz").read_bytes()
 
 
+def test_an_annotation_file_with_codes_of_the_wrong_rank_names_the_file(gen, tmp_path):
+    good = _annotate(gen, tmp_path / "good.npz")
+    arrays = good.arrays()
+    np.savez(tmp_path / "flat.npz", **{**arrays, "w": arrays["w"].reshape(-1)})
+    with pytest.raises(StrataError, match=r"flat.npz: codes z \(50, 16\) and w \(800,\) must be \[N, dim\]"):
+        load_annotations(tmp_path / "flat.npz")
+
+
 def test_shard_ranges_tile_the_run_on_batch_boundaries():
     for n, b, c in [(50, 8, 3), (50, 8, 9), (1000, 64, 7), (5, 64, 2)]:
         ranges = [shard_range(n, b, (i, c)) for i in range(c)]

@@ -63,6 +63,22 @@ def test_missing_keys_are_named(tiny_model, tmp_path):
         load_generator(bad)
 
 
+def test_a_strata_file_with_odd_fields_names_the_file(tiny_model, tmp_path):
+    m = load_generator(tiny_model, device="cpu")
+    good = tmp_path / "own.pth"
+    save_generator(m.generator, good, meta={"name": "Tiny"})
+    blob = torch.load(good, weights_only=True)
+    key = next(iter(blob["state_dict"]))
+    cases = {"numbers.pth": {**blob, "state_dict": {**blob["state_dict"], key: [1.0, 2.0]}},
+             "meta.pth": {**blob, "meta": ["not", "a", "mapping"]}}
+    for name, obj in cases.items():
+        torch.save(obj, tmp_path / name)
+    with pytest.raises(ModelLoadError, match=f"numbers.pth: state_dict entries that are not tensors: {key}"):
+        load_generator(tmp_path / "numbers.pth")
+    with pytest.raises(ModelLoadError, match="meta.pth: meta is a list, not a mapping"):
+        load_generator(tmp_path / "meta.pth")
+
+
 class _Evil:
     def __reduce__(self):
         return (os.system, ("touch " + os.environ.get("STRATA_PWN", "/tmp/strata-pwned"),))

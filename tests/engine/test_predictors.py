@@ -133,13 +133,15 @@ def test_bad_files_give_a_clear_error_naming_the_file(tmp_path, capsys):
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
     torch.save({"hello": torch.zeros(2)}, tmp_path / "other.pth")
+    blob = torch.load(default_predictor_path(), weights_only=True)
+    torch.save({**blob, "metadata": {**blob["metadata"], "training": [1, 2]}}, tmp_path / "training.pth")
 
     class Boom:
         def __reduce__(self):
             return (print, ("code ran",))
 
     (tmp_path / "pickle.pth").write_bytes(pickle.dumps({"format": "strata-predictor", "x": Boom()}, protocol=2))
-    for name in (*cases, "other.pth", "pickle.pth", "missing.pth"):
+    for name in (*cases, "other.pth", "training.pth", "pickle.pth", "missing.pth"):
         with pytest.raises(PredictorError, match=name) as info:
             load_rooms_predictor(tmp_path / name)
         assert isinstance(info.value, StrataError)

@@ -76,3 +76,38 @@ def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
     shifted, _ = kid(a, b + 0.5, subsets=10, subset_size=300)
     assert abs(same) < 0.01
     assert shifted > 10 * max(abs(same), 1e-3)
+
+
+def test_a_damaged_run_folder_is_one_line_naming_the_file(tmp_path, capsys):
+    """A truncated checkpoint, a garbled config.json or another architecture: a message, no traceback."""
+    from dataclasses import replace
+
+    import pytest
+
+    from app.cli import main
+    from engine.errors import StrataError
+
+    run = tmp_path / "run"
+    train(run, CFG, source=blobs, should_stop=iter([False, False, True]).__next__)
+    ckpt = run / "checkpoint.pt"
+    good = ckpt.read_bytes()
+
+    ckpt.write_bytes(good[: len(good) // 2])  # a copy cut short
+    assert main(["train", str(run), "--export", str(tmp_path / "g.pth")]) == 1
+    err = capsys.readouterr().err
+    assert f"{ckpt}: not a readable training checkpoint" in err and "Traceback" not in err
+    assert not (tmp_path / "g.pth").exists()
+    with pytest.raises(StrataError, match="not a readable training checkpoint"):
+        train(run, CFG, source=blobs)
+
+    ckpt.write_bytes(good)
+    with pytest.raises(StrataError, match=r"checkpoint.pt: its networks do not fit"):
+        train(run, replace(CFG, channels=(32, 16, 8)), source=blobs)
+
+    (run / "config.json").write_text('{"resolution": 16, "z_dim": ')
+    assert main(["train", str(run)]) == 1
+    err = capsys.readouterr().err
+    assert f"{run / 'config.json'}: not a training configuration" in err
+
+    assert main(["train", str(tmp_path / "nowhere"), "--export", str(tmp_path / "g.pth")]) == 1
+    assert "no checkpoint there" in capsys.readouterr().err

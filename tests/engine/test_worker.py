@@ -93,3 +93,25 @@ def test_synchronous_mode_renders_in_submit():
     w.submit(Req(7))
     assert [r.request.stamp for r in got] == [7] and w.idle()
     w.close()
+
+
+def test_a_render_that_outlives_close_is_never_delivered():
+    """A window deletes its adapter after close(): a late result must not reach it."""
+    gate = threading.Event()
+    started = threading.Event()
+    seen = []
+
+    def render(req):
+        started.set()
+        gate.wait(5)
+        return Res(req)
+
+    w = RenderWorker(render, lambda r: seen.append(r.request.stamp))
+    w.submit(Req(0))
+    assert started.wait(5)
+    w.close(timeout=0.05)  # the render is still going: close gives up waiting
+    assert w.alive
+    gate.set()
+    w._thread.join(5)
+    assert not w.alive
+    assert seen == [] and w.renders == 1  # rendered, but nobody was told after close

@@ -136,10 +136,21 @@ def test_empty_grid_is_just_the_header(qtbot):
     assert grid.sizeHint().width() == 6 * grid.cell_width()
 
 
-def test_flat_or_broken_heat_rows_still_paint(qtbot):
+def test_flat_rows_paint_mid_shade_and_broken_cells_paint_cold(qtbot):
+    """A row with no spread shows one mid shade; NaN or inf cells show as the coldest, not as hot."""
     grid = make_grid(qtbot)
     heat = np.ones((3, 12))
     heat[1, 3] = np.nan
     heat[2, 0] = np.inf
     grid.set_heat(heat)
-    assert not grab_image(grid).isNull()
+    got = grab_image(grid)
+    # The same shades from finite values: 0.5 is mid (0 and 1 at the row's ends set the scale).
+    ref = np.full((3, 12), 0.5)
+    ref[:, 0], ref[:, 11] = 0.0, 1.0
+    ref[1, 3] = 0.0
+    grid.set_heat(ref)
+    want = grab_image(grid)
+    cells = [(r, c) for r in range(3) for c in range(1, 11)] + [(2, 0)]
+    for r, c in cells:
+        assert got.pixelColor(centre(grid, r, c)) == want.pixelColor(centre(grid, r, c)), (r, c)
+    assert not color_close(got.pixelColor(centre(grid, 1, 3)), got.pixelColor(centre(grid, 1, 4)), tol=20)
