@@ -176,6 +176,19 @@ def test_a_finished_run_shows_the_heat_map_and_hands_over_the_boundaries(make_di
     assert not dlg.runner.is_running() and not _discovery_threads()
 
 
+def test_the_summary_says_open_in_the_panel_only_when_a_window_takes_the_boundaries(make_dialog, qtbot, tmp_path):
+    dlg = make_dialog(FakeRun(steps=1, sleep=0, write=True))  # nothing connected to boundariesReady
+    dlg.start_button.click()
+    qtbot.waitUntil(lambda: "Found <b>2</b>" in dlg.summary_label.text(), timeout=5000)
+    assert "now open in the boundary panel" not in dlg.summary_label.text()
+    taken = []
+    dlg.boundariesReady.connect(taken.append)  # as the main window does
+    dlg.start_button.click()
+    qtbot.waitUntil(lambda: bool(taken), timeout=5000)
+    assert "now open in the boundary panel" in dlg.summary_label.text()
+    assert taken == [str(tmp_path / "run" / "boundaries")]
+
+
 def test_closing_while_running_stops_the_run(make_dialog, qtbot, monkeypatch):
     run = FakeRun(steps=500, sleep=0.02)
     dlg = make_dialog(run)
