@@ -365,6 +365,7 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
     total = int(cfg.total_kimg * 1000)
     B = cfg.batch_size // group.world
     t_last = time.perf_counter()
+    last_r1 = float("nan")  # none yet in this session of the run
 
     def sample_grid() -> None:
         from PIL import Image
@@ -382,6 +383,8 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
         # run sees new rooms, whatever the number of workers before and now.
         real = source(B, cfg.seed * 1_000_003 + st.nimg + group.rank).to(device)
         loss_D, loss_G, r1 = train_step(st, cfg, real, group)
+        if r1 > 0:  # R1 runs every r1_every steps; the log keeps its latest value between them
+            last_r1 = float(r1)
 
         now = time.perf_counter()
         st.seconds += now - t_last
@@ -392,7 +395,7 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
             continue
         if st.step % 10 == 0:
             st.log.append({"step": st.step, "kimg": st.nimg / 1000, "loss_D": float(loss_D),
-                           "loss_G": float(loss_G), "r1": float(r1), "seconds": round(st.seconds, 1)})
+                           "loss_G": float(loss_G), "r1": last_r1, "seconds": round(st.seconds, 1)})
         if progress is not None:
             progress(st.nimg / total, f"kimg {st.nimg / 1000:.1f}  D {float(loss_D):.3f}  G {float(loss_G):.3f}")
         if st.step % cfg.sample_every == 0:
