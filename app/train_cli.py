@@ -31,6 +31,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--progressive", type=float, default=None, metavar="KIMG", help=(
+        "progressive growing, as StyleGAN v1 was trained: KIMG thousand images at each resolution "
+        "from 8 px, and as many while the next one fades in (a new run; 0 = the whole resolution from the start)"))
     p.add_argument("--export", metavar="PTH", default=None,
                    help="write the averaged generator of the latest checkpoint to PTH and exit")
     args = p.parse_args(argv)
@@ -51,6 +54,8 @@ def main(argv: list[str]) -> int:
         if args.channels:
             ch = tuple(int(c) for c in args.channels.split(","))
             cfg = TrainConfig(**{**cfg.__dict__, "channels": ch, "d_channels": ch})
+        if args.progressive is not None:
+            cfg = TrainConfig(**{**cfg.__dict__, "progressive_kimg": args.progressive})
     changes = {}
     if args.kimg is not None:
         changes["total_kimg"] = args.kimg

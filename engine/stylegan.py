@@ -277,6 +277,9 @@ class _Synthesis(nn.Module):
             self.add_module(f"output{b}", _ToRGB(ch, cfg.image_channels))
 
     def forward(self, wp: torch.Tensor) -> torch.Tensor:
+        lod = float(self.lod)
+        if lod > 0:
+            return self._forward_lod(wp, lod)
         x = self.layer0(wp[:, 0])
         x = self.layer1(x, wp[:, 1])
         for b in range(1, self.num_blocks):
@@ -284,6 +287,26 @@ class _Synthesis(nn.Module):
             x = getattr(self, f"layer{2 * b + 1}")(x, wp[:, 2 * b + 1])
         # With lod 0 only the last to-RGB contributes; earlier ones are kept for the keys.
         return getattr(self, f"output{self.num_blocks - 1}")(x)
+
+    def _forward_lod(self, wp: torch.Tensor, lod: float) -> torch.Tensor:
+        """Progressive growing (StyleGAN v1's "linear" structure): at level of detail ``lod``
+        the image is the to-RGB of block ``n-1-lod``, faded with the 2x upscaled image of the
+        block below when ``lod`` is fractional, then upscaled (nearest) to full size. Blocks
+        above the current resolution are not computed."""
+        n = self.num_blocks
+        x = self.layer1(self.layer0(wp[:, 0]), wp[:, 1])
+        img = self.output0(x)
+        for b in range(1, n):
+            t = lod - (n - 1 - b)  # 1 or more: block b has not faded in yet
+            if t >= 1:
+                break
+            x = getattr(self, f"layer{2 * b}")(x, wp[:, 2 * b])
+            x = getattr(self, f"layer{2 * b + 1}")(x, wp[:, 2 * b + 1])
+            y = getattr(self, f"output{b}")(x)
+            up = F.interpolate(img, scale_factor=2, mode="nearest")
+            img = y if t <= 0 else torch.lerp(y, up, t)
+        factor = (_INIT_RES * 2 ** (n - 1)) // img.shape[-1]
+        return F.interpolate(img, scale_factor=factor, mode="nearest") if factor > 1 else img
 
 
 # --------------------------------------------------------------------------- generator

@@ -62,6 +62,10 @@ class TrainConfig:
     w_avg_beta: float = 0.995
     truncation_psi: float = 0.7
     truncation_layers: int = 6
+    # Progressive growing as StyleGAN v1 was trained (0: off, the whole resolution from the start):
+    # thousands of images at each resolution from `progressive_from` px, then as many fading in the next.
+    progressive_kimg: float = 0.0
+    progressive_from: int = 8
     seed: int = 0
     checkpoint_every: int = 200  # steps
     sample_every: int = 200
@@ -79,6 +83,34 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def lod_at(cfg: TrainConfig, nimg: int) -> float:
+    """Level of detail after ``nimg`` images (StyleGAN v1's schedule): log2(resolution / shown
+    resolution), fractional while the next resolution fades in; 0 without progressive growing."""
+    if cfg.progressive_kimg <= 0:
+        return 0.0
+    start = math.log2(cfg.resolution) - math.log2(max(4, min(cfg.progressive_from, cfg.resolution)))
+    phase_kimg = 2 * cfg.progressive_kimg
+    kimg = nimg / 1000
+    phase = math.floor(kimg / phase_kimg)
+    into = kimg - phase * phase_kimg
+    lod = start - phase - max(into - cfg.progressive_kimg, 0.0) / cfg.progressive_kimg
+    return max(lod, 0.0)
+
+
+def blur_to_lod(images: torch.Tensor, lod: float) -> torch.Tensor:
+    """Real images as the generator draws them at ``lod``: averaged down to the shown
+    resolution (faded with the next one down while ``lod`` is fractional), then blown up
+    again (nearest) to full size, so that D compares like with like."""
+    if lod <= 0:
+        return images
+    whole = math.floor(lod)
+    t = lod - whole
+    x = F.avg_pool2d(images, 2 ** whole) if whole else images
+    if t > 0:
+        x = torch.lerp(x, F.interpolate(F.avg_pool2d(x, 2), scale_factor=2, mode="nearest"), t)
+    return F.interpolate(x, scale_factor=2 ** whole, mode="nearest") if whole else x
 
 
 def rooms_source(resolution: int) -> ImageSource:
@@ -382,6 +414,10 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
         # Real batches are seeded by the count of images seen (and the rank), so a resumed
         # run sees new rooms, whatever the number of workers before and now.
         real = source(B, cfg.seed * 1_000_003 + st.nimg + group.rank).to(device)
+        lod = lod_at(cfg, st.nimg)
+        if lod > 0 or float(st.G.synthesis.lod) > 0:
+            st.G.synthesis.lod.fill_(lod)  # G_ema's copy follows with the other buffers
+            real = blur_to_lod(real, lod)
         loss_D, loss_G, r1 = train_step(st, cfg, real, group)
         if r1 > 0:  # R1 runs every r1_every steps; the log keeps its latest value between them
             last_r1 = float(r1)
