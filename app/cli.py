@@ -12,6 +12,7 @@ A user's mistake is one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
@@ -164,6 +165,11 @@ def _cmd_info(argv: list[str]) -> int:
     if hasattr(c, "fused"):  # StyleGAN (v1) only; StyleGAN2 always up-samples by transposed conv
         print(f"fused up:     {', '.join(f'{r}px' for r, f in zip(res[1:], c.fused) if f) or 'none'}")
     print(f"truncation:   psi {g.default_psi:g} on layers 0-{g.truncation_layers - 1}")
+    lod = float(getattr(getattr(g, "synthesis", None), "lod", 0.0))
+    if lod > 0:  # a snapshot taken while progressive growing was still below full size
+        shown = g.resolution // 2 ** math.ceil(lod)
+        print(f"growing:      lod {lod:g}: draws at {shown}px{' fading into ' + str(shown * 2) + 'px' if lod % 1 else ''}, "
+              f"blown up to {g.resolution}px (a snapshot taken mid-way through progressive growing)")
     print(f"sha256:       {m.fingerprint}")
     print(f"device:       {describe(g.device)}")
     return 0

@@ -79,6 +79,20 @@ def test_info_prints_the_inferred_configuration(fixtures_dir, capsys):
     assert "z dim:        64" in out and "device:" in out
 
 
+def test_info_says_when_a_model_is_a_snapshot_taken_mid_way_through_progressive_growing(tmp_path, capsys):
+    import torch
+
+    from tests._models import tiny_generator
+    g = tiny_generator()
+    torch.save(g.state_dict(), tmp_path / "full.pth")
+    g.synthesis.lod.fill_(1.5)
+    torch.save(g.state_dict(), tmp_path / "growing.pth")
+    assert main(["info", str(tmp_path / "full.pth")]) == 0
+    assert "growing:" not in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "growing.pth")]) == 0
+    assert "growing:      lod 1.5: draws at 4px fading into 8px, blown up to 16px" in capsys.readouterr().out
+
+
 def test_a_bad_device_is_one_line(tiny_model, tmp_path, capsys):
     assert main(["render", "-m", str(tiny_model), "--device", "gpu", "-o", str(tmp_path / "x.png")]) == 1
     err = capsys.readouterr().err
