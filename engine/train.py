@@ -414,8 +414,8 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
         # Real batches are seeded by the count of images seen (and the rank), so a resumed
         # run sees new rooms, whatever the number of workers before and now.
         real = source(B, cfg.seed * 1_000_003 + st.nimg + group.rank).to(device)
-        lod = lod_at(cfg, st.nimg)
-        if lod > 0 or float(st.G.synthesis.lod) > 0:
+        if cfg.progressive_kimg > 0:
+            lod = lod_at(cfg, st.nimg)
             st.G.synthesis.lod.fill_(lod)  # G_ema's copy follows with the other buffers
             real = blur_to_lod(real, lod)
         loss_D, loss_G, r1 = train_step(st, cfg, real, group)

@@ -43,16 +43,21 @@ def test_latest_request_wins_and_far_fewer_renders():
     assert stamps == sorted(stamps)
 
 
-def test_lock_driven_renders_skip_every_replaced_request():
-    gate = threading.Event()
-    started = threading.Event()
-    seen = []
+def gated_render():
+    """A render that blocks until ``gate`` is set; ``started`` tells when it is inside."""
+    gate, started = threading.Event(), threading.Event()
 
     def render(req):
         started.set()
         gate.wait(5)
         return Res(req)
 
+    return render, gate, started
+
+
+def test_lock_driven_renders_skip_every_replaced_request():
+    render, gate, started = gated_render()
+    seen = []
     w = RenderWorker(render, lambda r: seen.append(r.request.stamp))
     try:
         w.submit(Req(0))
@@ -97,15 +102,8 @@ def test_synchronous_mode_renders_in_submit():
 
 def test_a_render_that_outlives_close_is_never_delivered():
     """A window deletes its adapter after close(): a late result must not reach it."""
-    gate = threading.Event()
-    started = threading.Event()
+    render, gate, started = gated_render()
     seen = []
-
-    def render(req):
-        started.set()
-        gate.wait(5)
-        return Res(req)
-
     w = RenderWorker(render, lambda r: seen.append(r.request.stamp))
     w.submit(Req(0))
     assert started.wait(5)
