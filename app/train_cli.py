@@ -31,6 +31,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--ema-kimg", type=float, default=None, metavar="KIMG", help=(
+        "half-life of the generator's weight average in thousands of images (default 10; "
+        "a longer one smooths the late, noisy phase of a run)"))
     p.add_argument("--progressive", type=float, default=None, metavar="KIMG", help=(
         "progressive growing, as StyleGAN v1 was trained: KIMG thousand images at each resolution "
         "from 8 px, and as many while the next one fades in (a new run; 0 = the whole resolution from the start)"))
@@ -63,6 +66,8 @@ def main(argv: list[str]) -> int:
         changes["batch_size"] = args.batch
     if args.lr is not None:
         changes["lr"] = args.lr
+    if args.ema_kimg is not None:
+        changes["ema_kimg"] = args.ema_kimg
     if changes:
         cfg = TrainConfig(**{**cfg.__dict__, **changes})
     if args.workers < 1 or cfg.batch_size % args.workers:
