@@ -34,6 +34,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--ema-kimg", type=float, default=None, metavar="KIMG", help=(
         "half-life of the generator's weight average in thousands of images (default 10; "
         "a longer one smooths the late, noisy phase of a run)"))
+    p.add_argument("--r1-gamma", type=float, default=None, metavar="GAMMA", help=(
+        "weight of the R1 penalty on the discriminator's gradient at real images (default 0.2; "
+        "StyleGAN2-ADA's rule of thumb 0.0002 * resolution^2 / batch gives 0.05 at 64 px and 16)"))
     p.add_argument("--progressive", type=float, default=None, metavar="KIMG", help=(
         "progressive growing, as StyleGAN v1 was trained: KIMG thousand images at each resolution "
         "from 8 px, and as many while the next one fades in (a new run; 0 = the whole resolution from the start)"))
@@ -66,6 +69,8 @@ def main(argv: list[str]) -> int:
         changes["batch_size"] = args.batch
     if args.lr is not None:
         changes["lr"] = args.lr
+    if args.r1_gamma is not None:
+        changes["r1_gamma"] = args.r1_gamma
     if args.ema_kimg is not None:
         changes["ema_kimg"] = args.ema_kimg
     if changes:

@@ -124,7 +124,7 @@ def test_a_damaged_run_folder_is_one_line_naming_the_file(tmp_path, capsys):
 
 
 def test_strata_train_resumes_with_a_new_rate_and_weight_average(tmp_path, capsys):
-    """`strata train RUN --lr X --ema-kimg Y` on an existing run keeps its architecture and takes the new values."""
+    """`strata train RUN --lr X --ema-kimg Y --r1-gamma Z` on an existing run keeps its architecture and takes the new values."""
     from dataclasses import replace
 
     from app.cli import main
@@ -132,10 +132,12 @@ def test_strata_train_resumes_with_a_new_rate_and_weight_average(tmp_path, capsy
     run = tmp_path / "run"
     train(run, replace(CFG, resolution=32, channels=(16, 16, 8, 8), d_channels=(16, 16, 8, 8)),
           should_stop=iter([False, True]).__next__)
-    assert main(["train", str(run), "--kimg", "0.008", "--lr", "0.0005", "--ema-kimg", "40", "--threads", "1"]) == 0
+    assert main(["train", str(run), "--kimg", "0.008", "--lr", "0.0005", "--ema-kimg", "40", "--r1-gamma", "0.05",
+                 "--threads", "1"]) == 0
     assert "finished" in capsys.readouterr().out
     saved = json.loads((run / "config.json").read_text())
     ck = torch.load(run / "checkpoint.pt", weights_only=True)
     assert saved["ema_kimg"] == ck["config"]["ema_kimg"] == 40
+    assert saved["r1_gamma"] == ck["config"]["r1_gamma"] == 0.05
     assert saved["lr"] == ck["opt_G"]["param_groups"][0]["lr"] == 0.0005
     assert saved["channels"] == [16, 16, 8, 8]  # the run's own architecture, not the command's default
