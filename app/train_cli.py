@@ -7,6 +7,23 @@ import signal
 from pathlib import Path
 
 
+def _widths(text: str) -> tuple[int, ...]:
+    """``--channels 128,128,64,32,16`` (argparse reports a ValueError as an invalid value)."""
+    widths = tuple(int(c) for c in text.split(","))
+    if any(c < 1 for c in widths):
+        raise ValueError(text)
+    return widths
+
+
+def _already_widened(run_dir: Path, channels, d_channels) -> bool:
+    """True when RUN_DIR is a run with these widths: the same command then resumes it."""
+    from engine.train import load_config
+    if not (run_dir / "checkpoint.pt").exists() or not (run_dir / "config.json").exists():
+        return False
+    cfg = load_config(run_dir / "config.json")
+    return cfg.channels == channels and cfg.d_channels == (d_channels or channels)
+
+
 def main(argv: list[str]) -> int:
     import torch
     from tqdm import tqdm
@@ -21,7 +38,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--kimg", type=float, default=None, help="thousands of real images to show (default from config)")
     p.add_argument("--resolution", type=int, default=64, choices=(32, 64, 128))
     p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--channels", default=None, help="generator channels per resolution from 4 px, e.g. 64,64,64,32,16")
+    p.add_argument("--channels", type=_widths, default=None, help="generator channels per resolution from 4 px, e.g. 64,64,64,32,16")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (per worker when --workers > 1; default 1 then)")
     p.add_argument("--workers", type=int, default=1, help=(
         "CPU training processes, each with an equal share of every batch (data-parallel); "
@@ -40,6 +57,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--progressive", type=float, default=None, metavar="KIMG", help=(
         "progressive growing, as StyleGAN v1 was trained: KIMG thousand images at each resolution "
         "from 8 px, and as many while the next one fades in (a new run; 0 = the whole resolution from the start)"))
+    p.add_argument("--widen-from", metavar="RUN", default=None, help=(
+        "start RUN_DIR from RUN's latest checkpoint with the wider --channels (and --d-channels), "
+        "keeping what the networks compute; RUN is left as it was"))
+    p.add_argument("--d-channels", type=_widths, default=None, help="discriminator channels per resolution from 4 px "
+                   "(default: as --channels)")
     p.add_argument("--export", metavar="PTH", default=None,
                    help="write the averaged generator of the latest checkpoint to PTH and exit")
     args = p.parse_args(argv)
@@ -52,14 +74,23 @@ def main(argv: list[str]) -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.widen_from and not _already_widened(Path(args.run_dir), args.channels, args.d_channels):
+        from engine.widen import widen_run
+        if not args.channels:
+            p.error("--widen-from needs the new --channels")
+        new = widen_run(args.widen_from, args.run_dir, channels=args.channels,
+                        d_channels=args.d_channels)
+        print(f"widened {args.widen_from} into {args.run_dir}: generator {list(new.channels)}, "
+              f"discriminator {list(new.d_channels)}")
     cfg_path = Path(args.run_dir) / "config.json"
     if cfg_path.exists():  # a resumed run keeps its architecture
         cfg = load_config(cfg_path)
     else:
         cfg = TrainConfig(resolution=args.resolution, seed=args.seed)
         if args.channels:
-            ch = tuple(int(c) for c in args.channels.split(","))
-            cfg = TrainConfig(**{**cfg.__dict__, "channels": ch, "d_channels": ch})
+            ch = args.channels
+            d_ch = args.d_channels or ch
+            cfg = TrainConfig(**{**cfg.__dict__, "channels": ch, "d_channels": d_ch})
         if args.progressive is not None:
             cfg = TrainConfig(**{**cfg.__dict__, "progressive_kimg": args.progressive})
     changes = {}
