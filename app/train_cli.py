@@ -15,6 +15,20 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:  # also NaN
+        raise ValueError(text)
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError(text)
+    return value
+
+
 def _already_widened(run_dir: Path, channels, d_channels) -> bool:
     """True when RUN_DIR is a run with these widths: the same command then resumes it."""
     from engine.train import load_config
@@ -47,11 +61,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--name", default="Rooms (trained demo)")
     p.add_argument("--device", default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--ema-kimg", type=float, default=None, metavar="KIMG", help=(
+    p.add_argument("--lr", type=_positive, default=None)
+    p.add_argument("--ema-kimg", type=_non_negative, default=None, metavar="KIMG", help=(
         "half-life of the generator's weight average in thousands of images (default 10; "
         "a longer one smooths the late, noisy phase of a run)"))
-    p.add_argument("--r1-gamma", type=float, default=None, metavar="GAMMA", help=(
+    p.add_argument("--r1-gamma", type=_non_negative, default=None, metavar="GAMMA", help=(
         "weight of the R1 penalty on the discriminator's gradient at real images (default 0.2; "
         "StyleGAN2-ADA's rule of thumb 0.0002 * resolution^2 / batch gives 0.05 at 64 px and 16)"))
     p.add_argument("--progressive", type=float, default=None, metavar="KIMG", help=(

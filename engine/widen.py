@@ -130,7 +130,8 @@ def widen_run(src_run: str | Path, dst_run: str | Path, *, channels: tuple[int, 
     st.step, st.nimg, st.seconds = ck["step"], ck["nimg"], ck["seconds"]
     st.log = list(ck["log"])
     dst_run.mkdir(parents=True, exist_ok=True)
-    _save_checkpoint(st, new_cfg, dst_run / "checkpoint.pt")
-    # `strata train DST` resumes with the architecture in config.json.
+    # `strata train DST` resumes with the architecture in config.json; written first, so that
+    # a widening cut short leaves no checkpoint and can simply be run again.
     atomic_write_bytes(dst_run / "config.json", json.dumps(new_cfg.to_dict(), indent=1).encode())
+    _save_checkpoint(st, new_cfg, dst_run / "checkpoint.pt")
     return new_cfg

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from engine.evaluate import kid
@@ -141,3 +142,7 @@ def test_strata_train_resumes_with_a_new_rate_and_weight_average(tmp_path, capsy
     assert saved["r1_gamma"] == ck["config"]["r1_gamma"] == 0.05
     assert saved["lr"] == ck["opt_G"]["param_groups"][0]["lr"] == 0.0005
     assert saved["channels"] == [16, 16, 8, 8]  # the run's own architecture, not the command's default
+    for flag, bad in (("--lr", "0"), ("--lr", "nan"), ("--ema-kimg", "-1"), ("--r1-gamma", "-0.1")):
+        with pytest.raises(SystemExit):  # argparse: a usage message, not a run with a broken optimizer
+            main(["train", str(run), flag, bad])
+        assert "invalid" in capsys.readouterr().err
