@@ -32,17 +32,13 @@ def test_latest_request_wins_and_far_fewer_renders():
     # A slider sends many requests while one render is under way; the worker must
     # render the newest one next and drop those in between. The first render is held
     # until all 100 are in, so the count does not depend on how fast this machine is.
-    got, submitted = [], threading.Event()
-
-    def held_render(req: Req) -> Res:
-        submitted.wait(10)
-        return slow_render(req)
-
-    w = RenderWorker(held_render, got.append, on_error=lambda r, m: Res(r, m))
+    render, gate, _ = gated_render()
+    got = []
+    w = RenderWorker(render, got.append, on_error=lambda r, m: Res(r, m))
     try:
         for i in range(100):
             w.submit(Req(i))
-        submitted.set()
+        gate.set()
         assert w.wait_until_idle(10)
     finally:
         w.close()
