@@ -68,6 +68,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--r1-gamma", type=_non_negative, default=None, metavar="GAMMA", help=(
         "weight of the R1 penalty on the discriminator's gradient at real images (default 0.2; "
         "StyleGAN2-ADA's rule of thumb 0.0002 * resolution^2 / batch gives 0.05 at 64 px and 16)"))
+    p.add_argument("--arch", choices=("stylegan", "stylegan2"), default=None, help=(
+        "generator of a new run: StyleGAN v1 as in HiGAN (default), or StyleGAN2 (weight demodulation, "
+        "skip to-RGB at every resolution); a resumed run keeps its own"))
     p.add_argument("--progressive", type=float, default=None, metavar="KIMG", help=(
         "progressive growing, as StyleGAN v1 was trained: KIMG thousand images at each resolution "
         "from 8 px, and as many while the next one fades in (a new run; 0 = the whole resolution from the start)"))
@@ -99,8 +102,15 @@ def main(argv: list[str]) -> int:
     cfg_path = Path(args.run_dir) / "config.json"
     if cfg_path.exists():  # a resumed run keeps its architecture
         cfg = load_config(cfg_path)
+        if args.arch is not None and args.arch != cfg.architecture:
+            p.error(f"--arch {args.arch}: {args.run_dir} is a {cfg.architecture} run; "
+                    "start a new run folder for another architecture")
     else:
         cfg = TrainConfig(resolution=args.resolution, seed=args.seed)
+        if args.arch is not None:
+            if args.arch == "stylegan2" and args.progressive:
+                p.error("--progressive: StyleGAN2 trains at full resolution from the start")
+            cfg = TrainConfig(**{**cfg.__dict__, "architecture": args.arch})
         if args.channels:
             ch = args.channels
             d_ch = args.d_channels or ch

@@ -11,6 +11,12 @@ training stable, as in the StyleGAN papers:
   is saved and edited);
 - ``w_avg`` tracked as a running mean of mapped codes, for truncation.
 
+The generator is StyleGAN (v1, HiGAN's layout: AdaIN, one to-RGB at the top)
+by default, or StyleGAN2 (``architecture="stylegan2"``, the rosinality
+layout: weight demodulation instead of instance norm, and a skip generator
+whose to-RGB outputs at every resolution are summed), the two classes the
+editor opens. Both train against the same residual discriminator.
+
 Checkpoints (everything needed to resume) are written atomically to the run
 folder; sample grids of a fixed set of codes are written beside them.
 """
@@ -35,8 +41,11 @@ from .discriminator import Discriminator
 from .errors import StrataError
 from .models import save_generator
 from .stylegan import StyleGANConfig, StyleGANGenerator
+from .stylegan2 import StyleGAN2Config, StyleGAN2Generator
 
-__all__ = ["TrainConfig", "train", "train_step", "build_state", "rooms_source", "image_grid"]
+__all__ = ["TrainConfig", "train", "train_step", "build_state", "make_generator", "rooms_source", "image_grid"]
+
+ARCHITECTURES = ("stylegan", "stylegan2")
 
 Progress = Callable[[float, str], None]
 ImageSource = Callable[[int, int], torch.Tensor]  # (n, seed) -> [n, 3, H, W] in [-1, 1]
@@ -48,6 +57,7 @@ class TrainConfig:
     z_dim: int = 128
     w_dim: int = 128
     mapping_layers: int = 4
+    architecture: str = "stylegan"  # or "stylegan2"
     channels: tuple[int, ...] = (128, 128, 128, 64, 32)  # 4, 8, 16, 32, 64 px
     d_channels: tuple[int, ...] = (128, 128, 128, 64, 32)
     batch_size: int = 32
@@ -70,7 +80,21 @@ class TrainConfig:
     checkpoint_every: int = 200  # steps
     sample_every: int = 200
 
-    def generator_config(self) -> StyleGANConfig:
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}")
+        if self.architecture == "stylegan2":
+            if self.z_dim != self.w_dim:  # the rosinality layout maps z to w at one width
+                raise ValueError(f"StyleGAN2 needs z_dim == w_dim, got {self.z_dim} and {self.w_dim}")
+            if self.progressive_kimg > 0:  # its skip generator replaces progressive growing
+                raise ValueError("StyleGAN2 trains without progressive growing (progressive_kimg must be 0)")
+
+    def generator_config(self) -> StyleGANConfig | StyleGAN2Config:
+        if self.architecture == "stylegan2":
+            return StyleGAN2Config(
+                resolution=self.resolution, w_dim=self.w_dim, mapping_layers=self.mapping_layers,
+                channels=tuple(self.channels), truncation_layers=self.truncation_layers,
+                truncation_psi=self.truncation_psi)
         return StyleGANConfig(
             resolution=self.resolution, z_dim=self.z_dim, w_dim=self.w_dim,
             mapping_layers=self.mapping_layers, mapping_hidden=self.w_dim,
@@ -83,6 +107,12 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+def make_generator(cfg: TrainConfig) -> StyleGANGenerator | StyleGAN2Generator:
+    """A freshly initialized generator of the run's architecture."""
+    gcfg = cfg.generator_config()
+    return StyleGAN2Generator(gcfg) if cfg.architecture == "stylegan2" else StyleGANGenerator(gcfg)
 
 
 def lod_at(cfg: TrainConfig, nimg: int) -> float:
@@ -136,8 +166,8 @@ def image_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
 
 @dataclass
 class _State:
-    G: StyleGANGenerator
-    G_ema: StyleGANGenerator
+    G: StyleGANGenerator | StyleGAN2Generator
+    G_ema: StyleGANGenerator | StyleGAN2Generator
     D: Discriminator
     opt_G: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer
@@ -149,7 +179,7 @@ class _State:
 
 def build_state(cfg: TrainConfig, device: torch.device) -> _State:
     torch.manual_seed(cfg.seed)
-    G = StyleGANGenerator(cfg.generator_config()).to(device)
+    G = make_generator(cfg).to(device)
     G.set_noise_mode(True)
     d_channels = {cfg.resolution // 2**i: c for i, c in enumerate(reversed(cfg.d_channels))}
     D = Discriminator(cfg.resolution, d_channels).to(device)
@@ -170,7 +200,7 @@ def _set_hyperparameters(st: _State, cfg: TrainConfig) -> None:
             group["lr"], group["betas"] = lr, betas
 
 
-def _mixed_wp(G: StyleGANGenerator, n: int, mixing_prob: float, w_avg_beta: float | None) -> torch.Tensor:
+def _mixed_wp(G: StyleGANGenerator | StyleGAN2Generator, n: int, mixing_prob: float, w_avg_beta: float | None) -> torch.Tensor:
     dev = G.w_avg.device
     w = G.mapping(torch.randn(n, G.z_dim, device=dev))
     if w_avg_beta is not None:
@@ -248,7 +278,7 @@ def export_checkpoint(run_dir: str | Path, out_model: str | Path, *, meta: dict 
     ck = read_checkpoint(path)
     try:
         cfg = TrainConfig.from_dict(ck["config"])
-        G = StyleGANGenerator(cfg.generator_config())
+        G = make_generator(cfg)
         G.load_state_dict(ck["G_ema"])
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise StrataError(f"{path}: its averaged generator does not fit its configuration ({_first_line(exc)})") from exc

@@ -114,6 +114,8 @@ def widen_run(src_run: str | Path, dst_run: str | Path, *, channels: tuple[int, 
         cfg = TrainConfig.from_dict(ck["config"])
     except (ValueError, TypeError, AttributeError) as exc:
         raise StrataError(f"{src_ckpt}: its configuration is not readable ({exc})") from exc
+    if cfg.architecture != "stylegan":  # the roles below name StyleGAN (v1) parameters
+        raise StrataError(f"widening {src_run}: only StyleGAN (v1) runs can be widened, this one is {cfg.architecture}")
     d_channels = tuple(d_channels or channels)
     for name, new, old in (("channels", tuple(channels), cfg.channels), ("d_channels", d_channels, cfg.d_channels)):
         if len(new) != len(old):
