@@ -371,6 +371,9 @@ def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
         return _train_rank(Group(), run_dir, cfg, source, device, out_model, meta, progress, should_stop)
     if torch.device(device).type != "cpu":
         raise ValueError("several training workers are for CPUs; on a GPU use one")
+    ckpt = Path(run_dir) / "checkpoint.pt"
+    if ckpt.exists():  # a bad checkpoint: one message from here, not a traceback from every worker
+        _load_checkpoint(build_state(cfg, torch.device("cpu")), ckpt)
     import multiprocessing as mp
     port = free_port()
     ctx = mp.get_context("spawn")  # fork would copy this process's OpenMP and Qt state

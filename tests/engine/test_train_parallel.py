@@ -97,3 +97,14 @@ def test_the_command_refuses_workers_that_do_not_split_the_batch(tmp_path, capsy
     assert exc.value.code == 2
     assert "--workers 4: the batch of 6 must split evenly over the workers" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # nothing started
+
+
+def test_a_damaged_checkpoint_is_one_message_before_any_worker_starts(tmp_path, capfd):
+    run = tmp_path / "run"
+    train(run, CFG, should_stop=iter([False, True]).__next__)
+    data = (run / "checkpoint.pt").read_bytes()
+    (run / "checkpoint.pt").write_bytes(data[: len(data) // 2])  # cut short, as by a full disk
+    assert main(["train", str(run), "--workers", "2", "--threads", "1"]) == 1
+    err = capfd.readouterr().err
+    assert f"{run / 'checkpoint.pt'}: not a readable training checkpoint" in err
+    assert "Traceback" not in err  # no worker was spawned to fail on it
