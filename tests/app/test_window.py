@@ -116,8 +116,11 @@ def test_dropping_a_boundary_file_adds_a_row(make_window, qtbot, tmp_path):
     mime = QtCore.QMimeData()
     mime.setUrls([QtCore.QUrl.fromLocalFile(str(tmp_path / "lamp.npz"))])
     pos = QtCore.QPointF(win.rect().center())
-    enter = QtGui.QDragEnterEvent(pos.toPoint(), QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton,
-                                  QtCore.Qt.NoModifier)
+    args = (QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
+    try:  # Qt 6.12 takes a QPointF and deprecates the QPoint form that older Qt 6 needs
+        enter = QtGui.QDragEnterEvent(pos, *args)
+    except TypeError:
+        enter = QtGui.QDragEnterEvent(pos.toPoint(), *args)
     QtWidgets.QApplication.sendEvent(win, enter)
     assert enter.isAccepted()
     drop = QtGui.QDropEvent(pos, QtCore.Qt.CopyAction, mime, QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
