@@ -76,9 +76,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     models = args.model or [str(ROOT / "assets" / "rooms64_generator.pth")]
 
-    rows = []
+    rows, res = [], ()
     for path in models:
         g = load_generator(path).generator
+        res = max(res, g.layer_resolutions, key=len)
         z = torch.randn(args.n, g.z_dim, generator=torch.Generator().manual_seed(args.seed))
         with torch.inference_mode():
             wp = g.truncate(g.mapping(z), 1.0)
@@ -86,7 +87,6 @@ def main(argv: list[str] | None = None) -> None:
         rows.append((Path(path).name, {i: (spiking_fraction(r, args.ratio), float(r.median()))
                                        for i, r in ratios.items()}))
 
-    res = load_generator(models[0]).generator.layer_resolutions
     print(f"Channels spiking (max/RMS > {args.ratio:g} in more than half of {args.n} samples, psi 1), "
           f"and the median ratio; {platform.machine()}, {args.threads} threads.\n")
     print("| layer | resolution | " + " | ".join(name for name, _ in rows) + " |")
