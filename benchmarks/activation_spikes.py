@@ -33,12 +33,15 @@ def spike_ratios(generator, wp: torch.Tensor) -> dict[int, torch.Tensor]:
     """Per synthesis layer: ``[n, channels]`` max|x| / rms(x) at the input of the instance norm."""
     from engine.stylegan import _Epilogue
 
+    if getattr(generator, "architecture", None) != "stylegan":
+        raise SystemExit(f"activation_spikes: only StyleGAN (v1) generators normalize per instance, "
+                         f"not {getattr(generator, 'architecture', type(generator).__name__)}")
     epilogues = [(i, getattr(generator.synthesis, f"layer{i}").epilogue) for i in range(generator.num_layers)]
     out: dict[int, torch.Tensor] = {}
     handles = []
     for i, ep in epilogues:
         if not isinstance(ep, _Epilogue):
-            raise SystemExit("activation_spikes: only StyleGAN (v1) generators normalize per instance")
+            raise SystemExit("activation_spikes: a synthesis layer without StyleGAN's epilogue")
 
         def hook(module, args, *, i=i):
             # Recompute the epilogue's first steps: noise, bias, leaky ReLU (what the norm sees).
