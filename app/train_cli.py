@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
     from tqdm import tqdm
 
     from engine.device import resolve_device
-    from engine.train import TrainConfig, load_config, train
+    from engine.train import ARCHITECTURES, TrainConfig, load_config, train
 
     p = argparse.ArgumentParser(prog="strata train", description=(
         "Train a StyleGAN generator adversarially on the procedural rooms world. "
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--r1-gamma", type=_non_negative, default=None, metavar="GAMMA", help=(
         "weight of the R1 penalty on the discriminator's gradient at real images (default 0.2; "
         "StyleGAN2-ADA's rule of thumb 0.0002 * resolution^2 / batch gives 0.05 at 64 px and 16)"))
-    p.add_argument("--arch", choices=("stylegan", "stylegan2"), default=None, help=(
+    p.add_argument("--arch", choices=ARCHITECTURES, default=None, help=(
         "generator of a new run: StyleGAN v1 as in HiGAN (default), or StyleGAN2 (weight demodulation, "
         "skip to-RGB at every resolution); a resumed run keeps its own"))
     p.add_argument("--progressive", type=float, default=None, metavar="KIMG", help=(

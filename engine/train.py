@@ -46,6 +46,7 @@ from .stylegan2 import StyleGAN2Config, StyleGAN2Generator
 __all__ = ["TrainConfig", "train", "train_step", "build_state", "make_generator", "rooms_source", "image_grid"]
 
 ARCHITECTURES = ("stylegan", "stylegan2")
+AnyGenerator = StyleGANGenerator | StyleGAN2Generator
 
 Progress = Callable[[float, str], None]
 ImageSource = Callable[[int, int], torch.Tensor]  # (n, seed) -> [n, 3, H, W] in [-1, 1]
@@ -109,7 +110,7 @@ class TrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
-def make_generator(cfg: TrainConfig) -> StyleGANGenerator | StyleGAN2Generator:
+def make_generator(cfg: TrainConfig) -> AnyGenerator:
     """A freshly initialized generator of the run's architecture."""
     gcfg = cfg.generator_config()
     return StyleGAN2Generator(gcfg) if cfg.architecture == "stylegan2" else StyleGANGenerator(gcfg)
@@ -166,8 +167,8 @@ def image_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
 
 @dataclass
 class _State:
-    G: StyleGANGenerator | StyleGAN2Generator
-    G_ema: StyleGANGenerator | StyleGAN2Generator
+    G: AnyGenerator
+    G_ema: AnyGenerator
     D: Discriminator
     opt_G: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer
@@ -200,7 +201,7 @@ def _set_hyperparameters(st: _State, cfg: TrainConfig) -> None:
             group["lr"], group["betas"] = lr, betas
 
 
-def _mixed_wp(G: StyleGANGenerator | StyleGAN2Generator, n: int, mixing_prob: float, w_avg_beta: float | None) -> torch.Tensor:
+def _mixed_wp(G: AnyGenerator, n: int, mixing_prob: float, w_avg_beta: float | None) -> torch.Tensor:
     dev = G.w_avg.device
     w = G.mapping(torch.randn(n, G.z_dim, device=dev))
     if w_avg_beta is not None:
