@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from pathlib import Path
@@ -30,7 +31,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--grid", default=None, help="write a 4x4 sample grid PNG here")
     p.add_argument("--json", default=None, help="write the figures as JSON here")
     p.add_argument("--markdown", default=None, help="write the Markdown report here")
+    p.add_argument("--psi", type=float, action="append", default=None, metavar="PSI",
+                   help="truncation to evaluate the generated sets at (repeat for several; "
+                        "default: the model's own and 1)")
     args = p.parse_args(argv)
+    if args.psi and not all(math.isfinite(x) for x in args.psi):
+        p.error("--psi takes finite numbers")
     if args.threads:
         torch.set_num_threads(args.threads)
     bar = tqdm(total=1000, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
@@ -41,6 +47,7 @@ def main(argv: list[str]) -> int:
         bar.refresh()
 
     r = evaluate_generator(args.model, predictor=args.predictor, n=args.num, seed=args.seed,
+                           psis=tuple(args.psi) if args.psi else None,
                            batch_size=args.batch_size, device=args.device, grid_path=args.grid,
                            progress=progress)
     bar.close()

@@ -81,11 +81,15 @@ def main(argv: list[str]) -> int:
                    "(default: as --channels)")
     p.add_argument("--export", metavar="PTH", default=None,
                    help="write the averaged generator of the latest checkpoint to PTH and exit")
+    p.add_argument("--psi", type=_positive, default=None, help=(
+        "with --export: the exported model's default truncation (default: the run's, 0.7)"))
     args = p.parse_args(argv)
+    if args.psi is not None and not args.export:
+        p.error("--psi sets the default truncation of an exported model: use it with --export")
     meta = {"name": args.name, "description": "StyleGAN trained by `strata train` on the procedural rooms world"}
     if args.export:
         from engine.train import export_checkpoint
-        info = export_checkpoint(args.run_dir, args.export, meta=meta)
+        info = export_checkpoint(args.run_dir, args.export, meta=meta, psi=args.psi)
         print(f"wrote {args.export}: {info['training_kimg']:.1f} kimg, {info['training_steps']} steps, "
               f"{info['training_seconds'] / 60:.1f} min of training")
         return 0

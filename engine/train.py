@@ -27,7 +27,7 @@ import copy
 import io
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -273,12 +273,22 @@ def _load_checkpoint(st: _State, path: Path) -> None:
     torch.set_rng_state(ck["rng"])
 
 
-def export_checkpoint(run_dir: str | Path, out_model: str | Path, *, meta: dict | None = None) -> dict:
-    """Write the averaged generator of a run's latest checkpoint in Strata's format."""
+def export_checkpoint(run_dir: str | Path, out_model: str | Path, *, meta: dict | None = None,
+                      psi: float | None = None) -> dict:
+    """Write the averaged generator of a run's latest checkpoint in Strata's format.
+
+    ``psi`` replaces the run's default truncation in the exported model: how far
+    truncation can pull codes toward ``w_avg`` before samples lose objects differs
+    from one trained model to the next, and the editor opens a model at its own.
+    """
     path = Path(run_dir) / "checkpoint.pt"
     ck = read_checkpoint(path)
+    if psi is not None and not (math.isfinite(psi) and 0 < psi <= 1):
+        raise StrataError(f"the exported model's truncation psi must be in (0, 1], got {psi!r}")
     try:
         cfg = TrainConfig.from_dict(ck["config"])
+        if psi is not None:
+            cfg = replace(cfg, truncation_psi=float(psi))
         G = make_generator(cfg)
         G.load_state_dict(ck["G_ema"])
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:

@@ -146,3 +146,26 @@ def test_strata_train_resumes_with_a_new_rate_and_weight_average(tmp_path, capsy
         with pytest.raises(SystemExit):  # argparse: a usage message, not a run with a broken optimizer
             main(["train", str(run), flag, bad])
         assert "invalid" in capsys.readouterr().err
+
+
+def test_an_export_can_carry_its_own_default_truncation(tmp_path, capsys):
+    """`strata train RUN --export PTH --psi 0.9`: the model opens at psi 0.9 (the editor's start, evaluate's
+    default set), and the pixels at a given psi are the run's own; a psi outside (0, 1] is refused."""
+    from app.cli import main
+
+    run = tmp_path / "run"
+    train(run, CFG, source=blobs, should_stop=iter([False, False, True]).__next__)
+    assert main(["train", str(run), "--export", str(tmp_path / "a.pth")]) == 0
+    assert main(["train", str(run), "--export", str(tmp_path / "b.pth"), "--psi", "0.9"]) == 0
+    a = load_generator(tmp_path / "a.pth", "cpu").generator
+    b = load_generator(tmp_path / "b.pth", "cpu").generator
+    assert a.default_psi == 0.7 and b.default_psi == 0.9
+    z = torch.randn(2, 16)
+    with torch.inference_mode():
+        assert torch.equal(a.synthesize(a.truncate(a.mapping(z), 0.5)), b.synthesize(b.truncate(b.mapping(z), 0.5)))
+    capsys.readouterr()
+    assert main(["train", str(run), "--export", str(tmp_path / "c.pth"), "--psi", "1.5"]) == 1
+    assert "psi must be in (0, 1]" in capsys.readouterr().err and not (tmp_path / "c.pth").exists()
+    with pytest.raises(SystemExit):
+        main(["train", str(run), "--psi", "0.9"])  # --psi without --export: usage message
+    assert "use it with --export" in capsys.readouterr().err
