@@ -281,10 +281,10 @@ def export_checkpoint(run_dir: str | Path, out_model: str | Path, *, meta: dict 
     truncation can pull codes toward ``w_avg`` before samples lose objects differs
     from one trained model to the next, and the editor opens a model at its own.
     """
-    path = Path(run_dir) / "checkpoint.pt"
-    ck = read_checkpoint(path)
     if psi is not None and not (math.isfinite(psi) and 0 < psi <= 1):
         raise StrataError(f"the exported model's truncation psi must be in (0, 1], got {psi!r}")
+    path = Path(run_dir) / "checkpoint.pt"
+    ck = read_checkpoint(path)
     try:
         cfg = TrainConfig.from_dict(ck["config"])
         if psi is not None:
