@@ -68,6 +68,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("--r1-gamma", type=_non_negative, default=None, metavar="GAMMA", help=(
         "weight of the R1 penalty on the discriminator's gradient at real images (default 0.2; "
         "StyleGAN2-ADA's rule of thumb 0.0002 * resolution^2 / batch gives 0.05 at 64 px and 16)"))
+    p.add_argument("--feature-d", metavar="PREDICTOR", default=None, help=(
+        "also train against a discriminator head on this registered predictor's frozen features "
+        "('rooms'; a 'vision-aided' GAN, see docs/training.md), also when resuming a run; 'none' turns it off"))
+    p.add_argument("--feature-d-weight", type=_positive, default=None, metavar="W",
+                   help="weight of the feature discriminator's loss beside the pixel discriminator's (default 1)")
     p.add_argument("--arch", choices=ARCHITECTURES, default=None, help=(
         "generator of a new run: StyleGAN v1 as in HiGAN (default), or StyleGAN2 (weight demodulation, "
         "skip to-RGB at every resolution); a resumed run keeps its own"))
@@ -132,8 +137,19 @@ def main(argv: list[str]) -> int:
         changes["r1_gamma"] = args.r1_gamma
     if args.ema_kimg is not None:
         changes["ema_kimg"] = args.ema_kimg
+    if args.feature_d is not None:
+        changes["feature_d"] = "" if args.feature_d == "none" else args.feature_d
+    if args.feature_d_weight is not None:
+        changes["feature_d_weight"] = args.feature_d_weight
     if changes:
-        cfg = TrainConfig(**{**cfg.__dict__, **changes})
+        try:
+            cfg = TrainConfig(**{**cfg.__dict__, **changes})
+        except ValueError as exc:
+            p.error(str(exc))
+    if cfg.feature_d:
+        from engine.predictors import available_predictors
+        if cfg.feature_d not in available_predictors():
+            p.error(f"--feature-d {cfg.feature_d}: no such predictor (registered: {', '.join(available_predictors())})")
     if args.workers < 1 or cfg.batch_size % args.workers:
         p.error(f"--workers {args.workers}: the batch of {cfg.batch_size} must split evenly over the workers")
     stop = {"flag": False}

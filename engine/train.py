@@ -39,6 +39,7 @@ from .atomic import atomic_write_bytes
 from .data_parallel import Group, free_port, join_group, leave_group
 from .discriminator import Discriminator
 from .errors import StrataError
+from .feature_d import FeatureDiscriminator
 from .models import save_generator
 from .stylegan import StyleGANConfig, StyleGANGenerator
 from .stylegan2 import StyleGAN2Config, StyleGAN2Generator
@@ -77,6 +78,10 @@ class TrainConfig:
     # thousands of images at each resolution from `progressive_from` px, then as many fading in the next.
     progressive_kimg: float = 0.0
     progressive_from: int = 8
+    # A second discriminator on a frozen predictor's features ("vision-aided" GAN; engine/feature_d.py):
+    # the registered predictor's name, "" for none, and the weight of its loss beside the pixel D's.
+    feature_d: str = ""
+    feature_d_weight: float = 1.0
     seed: int = 0
     checkpoint_every: int = 200  # steps
     sample_every: int = 200
@@ -89,6 +94,8 @@ class TrainConfig:
                 raise ValueError(f"StyleGAN2 needs z_dim == w_dim, got {self.z_dim} and {self.w_dim}")
             if self.progressive_kimg > 0:  # its skip generator replaces progressive growing
                 raise ValueError("StyleGAN2 trains without progressive growing (progressive_kimg must be 0)")
+        if not (math.isfinite(self.feature_d_weight) and self.feature_d_weight > 0):
+            raise ValueError(f"feature_d_weight must be positive, got {self.feature_d_weight!r}")
 
     def generator_config(self) -> StyleGANConfig | StyleGAN2Config:
         if self.architecture == "stylegan2":
@@ -172,10 +179,22 @@ class _State:
     D: Discriminator
     opt_G: torch.optim.Optimizer
     opt_D: torch.optim.Optimizer
+    F_D: FeatureDiscriminator | None = None  # with cfg.feature_d
+    opt_F: torch.optim.Optimizer | None = None
     step: int = 0
     nimg: int = 0
     seconds: float = 0.0
     log: list = field(default_factory=list)
+    loss_F: float = float("nan")  # the feature discriminator's latest loss, for the log
+
+
+def _feature_discriminator(cfg: TrainConfig, device: torch.device) -> FeatureDiscriminator:
+    from .predictors import RoomsPredictor, get_predictor
+    pred = get_predictor(cfg.feature_d)
+    if not isinstance(pred, RoomsPredictor):
+        raise StrataError(f"feature discriminator: predictor {cfg.feature_d!r} is not a RoomsPredictor "
+                          "(its trunk's features are what the head reads)")
+    return FeatureDiscriminator(pred).to(device)
 
 
 def build_state(cfg: TrainConfig, device: torch.device) -> _State:
@@ -186,6 +205,10 @@ def build_state(cfg: TrainConfig, device: torch.device) -> _State:
     D = Discriminator(cfg.resolution, d_channels).to(device)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     st = _State(G, G_ema, D, torch.optim.Adam(G.parameters()), torch.optim.Adam(D.parameters()))
+    if cfg.feature_d:
+        torch.manual_seed(cfg.seed + 7)  # the head's start does not shift G's and D's
+        st.F_D = _feature_discriminator(cfg, device)
+        st.opt_F = torch.optim.Adam(st.F_D.parameters())
     _set_hyperparameters(st, cfg)
     return st
 
@@ -195,8 +218,11 @@ def _set_hyperparameters(st: _State, cfg: TrainConfig) -> None:
     state would otherwise bring back the old ones (``strata train RUN --lr`` must take effect)."""
     # Lazy R1: D's Adam sees a regularization step every r1_every steps; rescale as StyleGAN2 does.
     c = cfg.r1_every / (cfg.r1_every + 1)
-    for opt, lr, betas in ((st.opt_G, cfg.lr, tuple(cfg.betas)),
-                           (st.opt_D, cfg.lr * c, (cfg.betas[0] ** c, cfg.betas[1] ** c))):
+    settings = [(st.opt_G, cfg.lr, tuple(cfg.betas)),
+                (st.opt_D, cfg.lr * c, (cfg.betas[0] ** c, cfg.betas[1] ** c))]
+    if st.opt_F is not None:  # no R1 on the feature head: its input is the frozen trunk's, already smooth
+        settings.append((st.opt_F, cfg.lr, tuple(cfg.betas)))
+    for opt, lr, betas in settings:
         for group in opt.param_groups:
             group["lr"], group["betas"] = lr, betas
 
@@ -223,6 +249,7 @@ def _save_checkpoint(st: _State, cfg: TrainConfig, path: Path) -> None:
         "G": st.G.state_dict(), "G_ema": st.G_ema.state_dict(), "D": st.D.state_dict(),
         "opt_G": st.opt_G.state_dict(), "opt_D": st.opt_D.state_dict(),
         "rng": torch.get_rng_state(),
+        **({"F_D": st.F_D.state_dict(), "opt_F": st.opt_F.state_dict()} if st.F_D is not None else {}),
     }, buf)
     atomic_write_bytes(path, buf.getvalue())
 
@@ -267,6 +294,10 @@ def _load_checkpoint(st: _State, path: Path) -> None:
         st.D.load_state_dict(ck["D"])
         st.opt_G.load_state_dict(ck["opt_G"])
         st.opt_D.load_state_dict(ck["opt_D"])
+        # A run that turns the feature discriminator on starts its head fresh; one that turns it off drops it.
+        if st.F_D is not None and "F_D" in ck:
+            st.F_D.load_state_dict(ck["F_D"])
+            st.opt_F.load_state_dict(ck["opt_F"])
     except (RuntimeError, ValueError, KeyError) as exc:
         raise StrataError(f"{path}: its networks do not fit the run's configuration ({_first_line(exc)})") from exc
     st.step, st.nimg, st.seconds, st.log = ck["step"], ck["nimg"], ck["seconds"], list(ck["log"])
@@ -320,7 +351,16 @@ def train_step(st: _State, cfg: TrainConfig, real: torch.Tensor, group: Group = 
         fake = G.synthesize(_mixed_wp(G, B, cfg.mixing_prob, None))
     loss_D = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
     st.opt_D.zero_grad(set_to_none=True)
-    loss_D.backward()
+    if st.F_D is not None:
+        st.F_D.requires_grad_(True)
+        loss_F = F.softplus(st.F_D(fake)).mean() + F.softplus(-st.F_D(real)).mean()
+        st.opt_F.zero_grad(set_to_none=True)
+        (loss_D + cfg.feature_d_weight * loss_F).backward()
+        group.average_grads(st.F_D.parameters())
+        st.opt_F.step()
+        st.loss_F = float(loss_F.detach())
+    else:
+        loss_D.backward()
     group.average_grads(D.parameters())
     st.opt_D.step()
     r1 = torch.zeros(())
@@ -337,6 +377,9 @@ def train_step(st: _State, cfg: TrainConfig, real: torch.Tensor, group: Group = 
     G.requires_grad_(True); D.requires_grad_(False)
     fake = G.synthesize(_mixed_wp(G, B, cfg.mixing_prob, cfg.w_avg_beta))
     loss_G = F.softplus(-D(fake)).mean()
+    if st.F_D is not None:
+        st.F_D.requires_grad_(False)
+        loss_G = loss_G + cfg.feature_d_weight * F.softplus(-st.F_D(fake)).mean()
     st.opt_G.zero_grad(set_to_none=True)
     loss_G.backward()
     group.average_grads(G.parameters())
@@ -475,7 +518,8 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
             continue
         if st.step % 10 == 0:
             st.log.append({"step": st.step, "kimg": st.nimg / 1000, "loss_D": float(loss_D),
-                           "loss_G": float(loss_G), "r1": last_r1, "seconds": round(st.seconds, 1)})
+                           "loss_G": float(loss_G), "r1": last_r1, "seconds": round(st.seconds, 1),
+                           **({"loss_F": st.loss_F} if st.F_D is not None else {})})
         if progress is not None:
             progress(st.nimg / total, f"kimg {st.nimg / 1000:.1f}  D {float(loss_D):.3f}  G {float(loss_G):.3f}")
         if st.step % cfg.sample_every == 0:
