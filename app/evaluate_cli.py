@@ -22,7 +22,10 @@ def main(argv: list[str]) -> int:
         "Compare a generator trained on the rooms world with rendered rooms: frequency of every "
         "binary semantic, KID in the predictor's feature space, and a grid of 16 samples."))
     p.add_argument("--model", "-m", default=str(assets.default_model_path()))
-    p.add_argument("--predictor", default="rooms")
+    p.add_argument("--predictor", default="rooms", help="registered predictor (default: rooms)")
+    p.add_argument("--predictor-file", metavar="PTH", default=None, help=(
+        "read a rooms predictor from this file instead (e.g. one trained with another seed: "
+        "an instrument apart from the one a model trained with --feature-d was pushed by)"))
     p.add_argument("-n", "--num", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=100)
@@ -46,11 +49,17 @@ def main(argv: list[str]) -> int:
         bar.set_postfix_str(msg, refresh=False)
         bar.refresh()
 
-    r = evaluate_generator(args.model, predictor=args.predictor, n=args.num, seed=args.seed,
+    predictor = args.predictor
+    if args.predictor_file:
+        from engine.predictors import load_rooms_predictor
+        predictor = load_rooms_predictor(args.predictor_file, args.device)
+    r = evaluate_generator(args.model, predictor=predictor, n=args.num, seed=args.seed,
                            psis=tuple(args.psi) if args.psi else None,
                            batch_size=args.batch_size, device=args.device, grid_path=args.grid,
                            progress=progress)
     bar.close()
+    if args.predictor_file:
+        r["predictor"] = f"{r['predictor']} ({args.predictor_file})"
     md = report_markdown(r, "strata evaluate " + shlex.join(argv))
     print(md)
     if args.json:
