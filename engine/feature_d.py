@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from .predictors import RoomsPredictor
+from .predictors import RoomsPredictor, _prepare
 
 __all__ = ["FeatureDiscriminator"]
 
@@ -46,10 +45,6 @@ class FeatureDiscriminator(nn.Module):
         self.vec_head = nn.Sequential(
             nn.Linear(predictor.feature_dim, 2 * hidden), nn.LeakyReLU(0.2), nn.Linear(2 * hidden, 1))
 
-    @property
-    def predictor(self) -> RoomsPredictor:
-        return self._predictor
-
     def to(self, *args, **kwargs):
         self._predictor.to(*args, **kwargs)
         return super().to(*args, **kwargs)
@@ -57,21 +52,7 @@ class FeatureDiscriminator(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         p = self._predictor
         p.eval()  # batch-norm reads its running statistics whatever mode the caller set
-        r = p.input_resolution
-        # Resized as predict() resizes (area average for whole multiples, else bilinear), but not
-        # clamped to [-1, 1]: the generator needs gradients from every pixel.
-        if tuple(images.shape[-2:]) != (r, r):
-            h, w = images.shape[-2:]
-            if h % r == 0 and w % r == 0:
-                images = F.adaptive_avg_pool2d(images, r)
-            else:
-                images = F.interpolate(images, size=(r, r), mode="bilinear", antialias=True, align_corners=False)
-        x = images
-        trunk = list(p.trunk)
-        for layer in trunk[:4]:  # down to 8x8
-            x = layer(x)
-        map8 = x
-        for layer in trunk[4:]:
-            x = layer(x)
-        vec = p.fc(x)
+        # Read as predict() reads (checked, resized), but not clamped to [-1, 1].
+        map8 = p.trunk[:4](_prepare(images, p.input_resolution, clamp=False))  # down to 8x8
+        vec = p.fc(p.trunk[4:](map8))
         return (self.map_head(map8) + self.vec_head(vec)).squeeze(1)

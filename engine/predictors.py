@@ -179,12 +179,15 @@ class FunctionPredictor:
         return f"FunctionPredictor({self.name!r}, {len(self.semantics)} semantics)"
 
 
-def _prepare(images: torch.Tensor, resolution: int | None) -> torch.Tensor:
-    """Check ``[n, 3, H, W]``, clamp to [-1, 1] and resize to ``resolution``."""
+def _prepare(images: torch.Tensor, resolution: int | None, *, clamp: bool = True) -> torch.Tensor:
+    """Check ``[n, 3, H, W]``, clamp to [-1, 1] (unless ``clamp`` is False: a generator trained
+    through the predictor needs gradients from every pixel) and resize to ``resolution``."""
     if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"expected images [n, 3, H, W], got {shape}")
-    images = images.float().clamp(-1.0, 1.0)
+    images = images.float()
+    if clamp:
+        images = images.clamp(-1.0, 1.0)
     if resolution is not None and tuple(images.shape[-2:]) != (resolution, resolution):
         h, w = images.shape[-2:]
         if h % resolution == 0 and w % resolution == 0 and h >= resolution and w >= resolution:
