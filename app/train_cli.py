@@ -73,6 +73,12 @@ def main(argv: list[str]) -> int:
         "('rooms'; a 'vision-aided' GAN, see docs/training.md), also when resuming a run; 'none' turns it off"))
     p.add_argument("--feature-d-weight", type=_positive, default=None, metavar="W",
                    help="weight of the feature discriminator's loss beside the pixel discriminator's (default 1)")
+    p.add_argument("--match-frequencies", metavar="PREDICTOR", default=None, help=(
+        "pull the generator's rate of each binary semantic (a bed, daylight) toward the real images' rate, "
+        "as this registered predictor or predictor file (.pth) reads them; best another predictor than "
+        "the one `strata evaluate` judges by (see docs/training.md); 'none' turns it off"))
+    p.add_argument("--match-weight", type=_positive, default=None, metavar="W",
+                   help="weight of the frequency matching term in the generator's loss (default 10)")
     p.add_argument("--arch", choices=ARCHITECTURES, default=None, help=(
         "generator of a new run: StyleGAN v1 as in HiGAN (default), or StyleGAN2 (weight demodulation, "
         "skip to-RGB at every resolution); a resumed run keeps its own"))
@@ -141,6 +147,13 @@ def main(argv: list[str]) -> int:
         changes["feature_d"] = "" if args.feature_d == "none" else args.feature_d
     if args.feature_d_weight is not None:
         changes["feature_d_weight"] = args.feature_d_weight
+    if args.match_frequencies is not None:
+        spec = args.match_frequencies
+        # A file is kept in the run's config by its absolute path, so that a resume finds it from anywhere.
+        changes["match_frequencies"] = ("" if spec == "none" else
+                                        str(Path(spec).resolve()) if spec.endswith(".pth") else spec)
+    if args.match_weight is not None:
+        changes["match_weight"] = args.match_weight
     if changes:
         try:
             cfg = TrainConfig(**{**cfg.__dict__, **changes})
@@ -150,6 +163,13 @@ def main(argv: list[str]) -> int:
         from engine.predictors import available_predictors
         if cfg.feature_d not in available_predictors():
             p.error(f"--feature-d {cfg.feature_d}: no such predictor (registered: {', '.join(available_predictors())})")
+    if cfg.match_frequencies:
+        from engine.errors import StrataError
+        from engine.train import match_predictor
+        try:
+            match_predictor(cfg.match_frequencies)
+        except StrataError as exc:
+            p.error(f"--match-frequencies: {exc}")
     if args.workers < 1 or cfg.batch_size % args.workers:
         p.error(f"--workers {args.workers}: the batch of {cfg.batch_size} must split evenly over the workers")
     stop = {"flag": False}

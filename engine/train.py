@@ -40,6 +40,7 @@ from .data_parallel import Group, free_port, join_group, leave_group
 from .discriminator import Discriminator
 from .errors import StrataError
 from .feature_d import FeatureDiscriminator
+from .frequency_match import FrequencyMatch
 from .models import save_generator
 from .stylegan import StyleGANConfig, StyleGANGenerator
 from .stylegan2 import StyleGAN2Config, StyleGAN2Generator
@@ -82,6 +83,11 @@ class TrainConfig:
     # the registered predictor's name, "" for none, and the weight of its loss beside the pixel D's.
     feature_d: str = ""
     feature_d_weight: float = 1.0
+    # Frequency matching (engine/frequency_match.py): a registered predictor's name or a predictor
+    # file whose binary semantics' rates on generated images are pulled toward the real images'
+    # ("" for none), and the weight of that term in G's loss.
+    match_frequencies: str = ""
+    match_weight: float = 10.0
     seed: int = 0
     checkpoint_every: int = 200  # steps
     sample_every: int = 200
@@ -96,6 +102,8 @@ class TrainConfig:
                 raise ValueError("StyleGAN2 trains without progressive growing (progressive_kimg must be 0)")
         if not (math.isfinite(self.feature_d_weight) and self.feature_d_weight > 0):
             raise ValueError(f"feature_d_weight must be positive, got {self.feature_d_weight!r}")
+        if not (math.isfinite(self.match_weight) and self.match_weight > 0):
+            raise ValueError(f"match_weight must be positive, got {self.match_weight!r}")
 
     def generator_config(self) -> StyleGANConfig | StyleGAN2Config:
         if self.architecture == "stylegan2":
@@ -186,6 +194,7 @@ class _State:
     seconds: float = 0.0
     log: list = field(default_factory=list)
     loss_F: float = float("nan")  # the feature discriminator's latest loss, for the log
+    match: FrequencyMatch | None = None  # with cfg.match_frequencies; set up by _train_rank
 
 
 def _feature_discriminator(cfg: TrainConfig, device: torch.device) -> FeatureDiscriminator:
@@ -195,6 +204,34 @@ def _feature_discriminator(cfg: TrainConfig, device: torch.device) -> FeatureDis
         raise StrataError(f"feature discriminator: predictor {cfg.feature_d!r} is not a RoomsPredictor "
                           "(its trunk's features are what the head reads)")
     return FeatureDiscriminator(pred).to(device)
+
+
+def match_predictor(spec: str):
+    """The :class:`RoomsPredictor` named by ``cfg.match_frequencies``: a registered name, or a
+    predictor file (``.pth``) such as one trained with another seed; :class:`StrataError` if neither."""
+    from .predictors import RoomsPredictor, available_predictors, get_predictor, load_rooms_predictor
+    if spec in available_predictors():
+        pred = get_predictor(spec)
+    elif spec.endswith(".pth"):
+        pred = load_rooms_predictor(Path(spec))
+    else:
+        raise StrataError(f"frequency matching: {spec!r} is neither a registered predictor "
+                          f"({', '.join(available_predictors())}) nor a predictor file (.pth)")
+    if not isinstance(pred, RoomsPredictor):
+        raise StrataError(f"frequency matching: predictor {spec!r} is not a RoomsPredictor")
+    return pred
+
+
+# Seed of the real images whose rates are the target (apart from every training batch's seed).
+MATCH_TARGET_SEED = 987_654_321
+MATCH_TARGET_IMAGES = 2048
+
+
+def _frequency_match(cfg: TrainConfig, source: ImageSource, device: torch.device) -> FrequencyMatch:
+    pred = match_predictor(cfg.match_frequencies).to(device)
+    # The target is read by the same predictor from real images, so its own biases cancel.
+    real = source(MATCH_TARGET_IMAGES, MATCH_TARGET_SEED).to(device)
+    return FrequencyMatch.from_images(pred, real)
 
 
 def build_state(cfg: TrainConfig, device: torch.device) -> _State:
@@ -250,6 +287,8 @@ def _save_checkpoint(st: _State, cfg: TrainConfig, path: Path) -> None:
         "opt_G": st.opt_G.state_dict(), "opt_D": st.opt_D.state_dict(),
         "rng": torch.get_rng_state(),
         **({"F_D": st.F_D.state_dict(), "opt_F": st.opt_F.state_dict()} if st.F_D is not None else {}),
+        **({"match_running": st.match.running}
+           if st.match is not None and st.match.running is not None else {}),
     }, buf)
     atomic_write_bytes(path, buf.getvalue())
 
@@ -302,6 +341,9 @@ def _load_checkpoint(st: _State, path: Path) -> None:
         raise StrataError(f"{path}: its networks do not fit the run's configuration ({_first_line(exc)})") from exc
     st.step, st.nimg, st.seconds, st.log = ck["step"], ck["nimg"], ck["seconds"], list(ck["log"])
     torch.set_rng_state(ck["rng"])
+    if st.match is not None and isinstance(ck.get("match_running"), torch.Tensor) \
+            and ck["match_running"].shape == st.match.target.shape:
+        st.match.running = ck["match_running"].to(st.match.target.device)
 
 
 def export_checkpoint(run_dir: str | Path, out_model: str | Path, *, meta: dict | None = None,
@@ -380,11 +422,16 @@ def train_step(st: _State, cfg: TrainConfig, real: torch.Tensor, group: Group = 
     if st.F_D is not None:
         st.F_D.requires_grad_(False)
         loss_G = loss_G + cfg.feature_d_weight * F.softplus(-st.F_D(fake)).mean()
+    total_G = loss_G
+    if st.match is not None:
+        total_G = total_G + cfg.match_weight * st.match.loss(fake)
     st.opt_G.zero_grad(set_to_none=True)
-    loss_G.backward()
+    total_G.backward()
     group.average_grads(G.parameters())
     st.opt_G.step()
     group.average_(G.w_avg)  # each process tracked its own share of codes
+    if st.match is not None:
+        group.average_(st.match.running)  # and its own running rates
 
     # --- EMA of the weights (buffers, w_avg among them, are copied)
     st.nimg += B * group.world
@@ -472,6 +519,8 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
     device = torch.device(device)
     source = source or rooms_source(cfg.resolution)
     st = build_state(cfg, device)  # the same seed: every process starts from the same weights
+    if cfg.match_frequencies:
+        st.match = _frequency_match(cfg, source, device)
     ckpt = run_dir / "checkpoint.pt"
     if ckpt.exists():
         _load_checkpoint(st, ckpt)
@@ -519,7 +568,8 @@ def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | N
         if st.step % 10 == 0:
             st.log.append({"step": st.step, "kimg": st.nimg / 1000, "loss_D": float(loss_D),
                            "loss_G": float(loss_G), "r1": last_r1, "seconds": round(st.seconds, 1),
-                           **({"loss_F": st.loss_F} if st.F_D is not None else {})})
+                           **({"loss_F": st.loss_F} if st.F_D is not None else {}),
+                           **({"freq_gap": st.match.gap()} if st.match is not None else {})})
         if progress is not None:
             progress(st.nimg / total, f"kimg {st.nimg / 1000:.1f}  D {float(loss_D):.3f}  G {float(loss_G):.3f}")
         if st.step % cfg.sample_every == 0:
