@@ -39,8 +39,9 @@ class FrequencyMatch:
         (:meth:`rates` of a sample of them).
     momentum : float
         Of the running mean of the generator's rates. 0.9 averages about 10
-        batches: noise 0.02 at a batch of 32, and a lag short enough that the
-        rates do not overshoot (at 0.99 they went far past the target in the tests).
+        batches: noise about 0.02 at a batch of 32, and a lag of about 10
+        steps, short beside how fast a generator's rates move (a longer lag
+        keeps pushing after the rate has arrived, and overshoots).
     """
 
     def __init__(self, predictor: RoomsPredictor, target: torch.Tensor, *, momentum: float = 0.9):

@@ -74,6 +74,9 @@ def test_a_run_logs_the_gap_and_resumes_its_running_rates(tmp_path, few_target_i
     ck = torch.load(run / "checkpoint.pt", weights_only=True)
     saved = ck["match_running"]
     assert saved.shape == (9,) and ((saved >= 0) & (saved <= 1)).all()
+    # Resumed and stopped before a step: the rates come back as saved (a fresh start would have none).
+    train(run, cfg, source=blobs, should_stop=lambda: True)
+    assert torch.equal(torch.load(run / "checkpoint.pt", weights_only=True)["match_running"], saved)
     train(run, replace(cfg, total_kimg=0.096), source=blobs)
     ck2 = torch.load(run / "checkpoint.pt", weights_only=True)
     assert not torch.equal(ck2["match_running"], saved)
