@@ -165,9 +165,9 @@ def main(argv: list[str]) -> int:
             p.error(f"--feature-d {cfg.feature_d}: no such predictor (registered: {', '.join(available_predictors())})")
     if cfg.match_frequencies:
         from engine.errors import StrataError
-        from engine.train import match_predictor
+        from engine.train import rooms_predictor
         try:
-            match_predictor(cfg.match_frequencies)
+            rooms_predictor(cfg.match_frequencies)
         except StrataError as exc:
             p.error(f"--match-frequencies: {exc}")
     if args.workers < 1 or cfg.batch_size % args.workers:

@@ -197,29 +197,25 @@ class _State:
     match: FrequencyMatch | None = None  # with cfg.match_frequencies; set up by _train_rank
 
 
-def _feature_discriminator(cfg: TrainConfig, device: torch.device) -> FeatureDiscriminator:
-    from .predictors import RoomsPredictor, get_predictor
-    pred = get_predictor(cfg.feature_d)
-    if not isinstance(pred, RoomsPredictor):
-        raise StrataError(f"feature discriminator: predictor {cfg.feature_d!r} is not a RoomsPredictor "
-                          "(its trunk's features are what the head reads)")
-    return FeatureDiscriminator(pred).to(device)
-
-
-def match_predictor(spec: str):
-    """The :class:`RoomsPredictor` named by ``cfg.match_frequencies``: a registered name, or a
-    predictor file (``.pth``) such as one trained with another seed; :class:`StrataError` if neither."""
+def rooms_predictor(spec: str, use: str = "frequency matching"):
+    """The :class:`RoomsPredictor` a training feature reads through (its trunk and heads): a
+    registered name, or a predictor file (``.pth``) such as one trained with another seed;
+    :class:`StrataError`, naming ``use``, if neither or not a rooms predictor."""
     from .predictors import RoomsPredictor, available_predictors, get_predictor, load_rooms_predictor
     if spec in available_predictors():
         pred = get_predictor(spec)
     elif spec.endswith(".pth"):
         pred = load_rooms_predictor(Path(spec))
     else:
-        raise StrataError(f"frequency matching: {spec!r} is neither a registered predictor "
+        raise StrataError(f"{use}: {spec!r} is neither a registered predictor "
                           f"({', '.join(available_predictors())}) nor a predictor file (.pth)")
     if not isinstance(pred, RoomsPredictor):
-        raise StrataError(f"frequency matching: predictor {spec!r} is not a RoomsPredictor")
+        raise StrataError(f"{use}: predictor {spec!r} is not a RoomsPredictor")
     return pred
+
+
+def _feature_discriminator(cfg: TrainConfig, device: torch.device) -> FeatureDiscriminator:
+    return FeatureDiscriminator(rooms_predictor(cfg.feature_d, "feature discriminator")).to(device)
 
 
 # Seed of the real images whose rates are the target (apart from every training batch's seed).
@@ -228,7 +224,7 @@ MATCH_TARGET_IMAGES = 2048
 
 
 def _frequency_match(cfg: TrainConfig, source: ImageSource, device: torch.device) -> FrequencyMatch:
-    pred = match_predictor(cfg.match_frequencies).to(device)
+    pred = rooms_predictor(cfg.match_frequencies).to(device)
     # The target is read by the same predictor from real images, so its own biases cancel.
     real = source(MATCH_TARGET_IMAGES, MATCH_TARGET_SEED).to(device)
     return FrequencyMatch.from_images(pred, real)
