@@ -1,4 +1,4 @@
-"""``strata analyze``: find the semantic hierarchy of a generator (tqdm around engine.analysis).
+"""``strata analyze``: find the semantic hierarchy of a generator (tqdm around strata.engine.discovery.analysis).
 
 Resumable: re-running the same command continues from what is on disk.
 Ctrl+C stops after the current batch and keeps the work done; a second
@@ -86,14 +86,14 @@ def main(argv: list[str]) -> int:
 
     from tqdm import tqdm
 
-    from engine import analysis
-    from engine.device import resolve_device
-    from engine.errors import StrataError
+    from strata.engine.discovery import analysis
+    from strata.engine.core.device import resolve_device
+    from strata.engine.core.errors import StrataError
 
     if args.model:
         model_path = Path(args.model)
     else:
-        from assets import default_model_path
+        from strata.assets import default_model_path
         model_path = default_model_path()
     out = Path(args.out)
     command = "strata analyze " + " ".join(shlex.quote(a) for a in argv)
@@ -124,7 +124,7 @@ def main(argv: list[str]) -> int:
         ann_path = out / analysis.ANNOTATIONS_FILE
         n = args.num
         if shard is not None or (args.annotate_only and not args.merge):
-            from engine.models import load_generator
+            from strata.engine.core.models import load_generator
 
             device = resolve_device(args.device)
             model = load_generator(model_path, device)

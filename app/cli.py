@@ -21,7 +21,7 @@ SUBCOMMANDS = ("render", "info", "train", "analyze", "evaluate")
 
 
 def _version() -> str:
-    from engine import __version__
+    from strata.engine import __version__
     return __version__
 
 
@@ -77,13 +77,13 @@ def parse_edit(text: str) -> tuple[str, float, tuple[int, int] | None]:
 def _cmd_render(argv: list[str]) -> int:
     import numpy as np
 
-    from assets import default_boundaries_path, default_model_path
-    from engine.atomic import atomic_write_bytes
-    from engine.boundary import load_boundaries
-    from engine.edits import Edit
-    from engine.errors import StrataError
-    from engine.render import Renderer
-    from engine.scene import Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe
+    from strata.assets import default_boundaries_path, default_model_path
+    from strata.engine.core.atomic import atomic_write_bytes
+    from strata.engine.core.boundary import load_boundaries
+    from strata.engine.core.edits import Edit
+    from strata.engine.core.errors import StrataError
+    from strata.engine.core.render import Renderer
+    from strata.engine.core.scene import Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe
 
     from .resolve import find_model
 
@@ -142,8 +142,8 @@ def _cmd_render(argv: list[str]) -> int:
 
 
 def _cmd_info(argv: list[str]) -> int:
-    from engine.device import describe
-    from engine.models import load_generator
+    from strata.engine.core.device import describe
+    from strata.engine.core.models import load_generator
 
     p = argparse.ArgumentParser(prog="strata info", description="Print a model's inferred configuration.")
     p.add_argument("model")
@@ -193,7 +193,7 @@ def _cmd_train(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        from engine.errors import StrataError
+        from strata.engine.core.errors import StrataError
     except ImportError as exc:  # a broken install: say so plainly
         print(f"strata: cannot start: {exc}", file=sys.stderr)
         return 2

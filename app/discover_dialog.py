@@ -1,4 +1,4 @@
-"""*Discover semantics...*: HiGAN's pipeline (``engine.analysis.run_discovery``) from the editor.
+"""*Discover semantics...*: HiGAN's pipeline (``strata.engine.discovery.analysis.run_discovery``) from the editor.
 
 Two pieces:
 
@@ -39,8 +39,8 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import QObject, Signal
 
-from engine.analysis import ANNOTATIONS_FILE, LIBRARY_DIR, Cancelled
-from engine.errors import StrataError
+from strata.engine.discovery.analysis import ANNOTATIONS_FILE, LIBRARY_DIR, Cancelled
+from strata.engine.core.errors import StrataError
 
 __all__ = ["DiscoverDialog", "DiscoveryRunner", "available_predictor_names", "format_duration",
            "format_eta"]
@@ -55,7 +55,7 @@ ETA_MIN_SECONDS = 0.3
 
 
 def _default_run_fn(*args, **kwargs):
-    from engine.analysis import run_discovery  # looked up at call time, so a patched module is seen
+    from strata.engine.discovery.analysis import run_discovery  # looked up at call time, so a patched module is seen
     return run_discovery(*args, **kwargs)
 
 
@@ -130,7 +130,7 @@ class DiscoveryRunner(QObject):
     ----------
     run_fn : callable, optional
         ``run_fn(model_path, *, out_dir, progress, should_stop, **options)``;
-        default :func:`engine.analysis.run_discovery`.
+        default :func:`strata.engine.discovery.analysis.run_discovery`.
     parent : QObject, optional
     """
 
@@ -264,9 +264,9 @@ class DiscoveryRunner(QObject):
 
 
 def available_predictor_names() -> list[str]:
-    """Registered predictors (:mod:`engine.predictors`); ``["rooms"]`` when there is no registry."""
+    """Registered predictors (:mod:`strata.engine.rooms.predictor`); ``["rooms"]`` when there is no registry."""
     try:
-        from engine import predictors as registry
+        from strata.engine.rooms import predictor as registry
         names = [str(n) for n in registry.available_predictors()]
     except Exception:  # no registry yet, or a broken one: the run will say what is wrong
         return ["rooms"]
@@ -310,7 +310,7 @@ class DiscoverDialog(QtWidgets.QDialog):
         (:func:`available_predictor_names`). An object is passed to the run
         as it is and listed by its ``name``.
     run_fn : callable, optional
-        Replaces ``engine.analysis.run_discovery`` (tests).
+        Replaces ``strata.engine.discovery.analysis.run_discovery`` (tests).
     parent : QWidget, optional
 
     Signals
@@ -361,7 +361,7 @@ class DiscoverDialog(QtWidgets.QDialog):
         self.predictor_combo = QtWidgets.QComboBox()
         for p in self._predictors:
             self.predictor_combo.addItem(p if isinstance(p, str) else str(getattr(p, "name", p)))
-        self.predictor_combo.setToolTip("What scores each scene (engine.predictors)")
+        self.predictor_combo.setToolTip("What scores each scene (strata.engine.rooms.predictor)")
         self.n_spin = _spin(10, 10_000_000, 20000, 1000, "Scenes to sample and score (HiGAN: 500,000)")
         self.m_spin = _spin(1, 1_000_000, 500, 100, "Fresh scenes moved along each boundary (HiGAN: 500)")
         self.lam_spin = _dspin(0.1, 50.0, 2.0, 0.5, 2, "How far each scene is moved (HiGAN: 2)")

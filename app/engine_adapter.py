@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.render import Renderer, RenderRequest, RenderResult
-from engine.scene import Scene
-from engine.strip import StripRequest, StripResult, render_strip
-from engine.worker import RenderWorker
+from strata.engine.core.render import Renderer, RenderRequest, RenderResult
+from strata.engine.core.scene import Scene
+from strata.engine.core.strip import StripRequest, StripResult, render_strip
+from strata.engine.core.worker import RenderWorker
 
 
 class EngineAdapter(QObject):

@@ -1,4 +1,4 @@
-"""``strata evaluate``: the rooms generator's quality figures (tqdm around engine.evaluate)."""
+"""``strata evaluate``: the rooms generator's quality figures (tqdm around strata.engine.rooms.evaluate)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ def main(argv: list[str]) -> int:
     import torch
     from tqdm import tqdm
 
-    import assets
-    from engine.atomic import atomic_write_bytes
-    from engine.evaluate import evaluate_generator, report_markdown
+    from strata import assets
+    from strata.engine.core.atomic import atomic_write_bytes
+    from strata.engine.rooms.evaluate import evaluate_generator, report_markdown
 
     p = argparse.ArgumentParser(prog="strata evaluate", description=(
         "Compare a generator trained on the rooms world with rendered rooms: frequency of every "
@@ -51,7 +51,7 @@ def main(argv: list[str]) -> int:
 
     predictor = args.predictor
     if args.predictor_file:
-        from engine.predictors import load_rooms_predictor
+        from strata.engine.rooms.predictor import load_rooms_predictor
         predictor = load_rooms_predictor(args.predictor_file, args.device)
     r = evaluate_generator(args.model, predictor=predictor, n=args.num, seed=args.seed,
                            psis=tuple(args.psi) if args.psi else None,

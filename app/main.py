@@ -13,16 +13,16 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
             and not os.environ.get("QT_QPA_PLATFORM"):
         if not screenshot:
-            from engine.errors import StrataError
+            from strata.engine.core.errors import StrataError
             raise StrataError("no display found (DISPLAY is not set); use `strata render` for headless "
                               "work, or set QT_QPA_PLATFORM=offscreen")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     from PySide6 import QtCore, QtWidgets
 
-    import assets
-    from engine.atomic import atomic_write_bytes
-    from engine.boundary import load_boundaries
-    from engine.errors import StrataError
+    from strata import assets
+    from strata.engine.core.atomic import atomic_write_bytes
+    from strata.engine.core.boundary import load_boundaries
+    from strata.engine.core.errors import StrataError
 
     from .window import MainWindow
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.errors import RecipeError
-from engine.models import file_fingerprint
-from engine.scene import ModelRef
+from strata.engine.core.errors import RecipeError
+from strata.engine.core.models import file_fingerprint
+from strata.engine.core.scene import ModelRef
 
 
 def find_model(ref: ModelRef | None, *, source: str = "recipe", extra: list[Path] = ()) -> Path:
@@ -15,7 +15,7 @@ def find_model(ref: ModelRef | None, *, source: str = "recipe", extra: list[Path
     A candidate counts only when its fingerprint matches, so a file that was
     retrained under the same name is never taken for the original.
     """
-    import assets
+    from strata import assets
 
     if ref is None:
         return assets.default_model_path()

@@ -1,4 +1,4 @@
-"""``strata train``: train a StyleGAN on the rooms world (tqdm around engine.train)."""
+"""``strata train``: train a StyleGAN on the rooms world (tqdm around strata.engine.rooms.train)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _non_negative(text: str) -> float:
 
 def _already_widened(run_dir: Path, channels, d_channels) -> bool:
     """True when RUN_DIR is a run with these widths: the same command then resumes it."""
-    from engine.train import load_config
+    from strata.engine.rooms.train import load_config
     if not (run_dir / "checkpoint.pt").exists() or not (run_dir / "config.json").exists():
         return False
     cfg = load_config(run_dir / "config.json")
@@ -42,8 +42,8 @@ def main(argv: list[str]) -> int:
     import torch
     from tqdm import tqdm
 
-    from engine.device import resolve_device
-    from engine.train import ARCHITECTURES, TrainConfig, load_config, train
+    from strata.engine.core.device import resolve_device
+    from strata.engine.rooms.train import ARCHITECTURES, TrainConfig, load_config, train
 
     p = argparse.ArgumentParser(prog="strata train", description=(
         "Train a StyleGAN generator adversarially on the procedural rooms world. "
@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         p.error("--psi sets the default truncation of an exported model: use it with --export")
     meta = {"name": args.name, "description": "StyleGAN trained by `strata train` on the procedural rooms world"}
     if args.export:
-        from engine.train import export_checkpoint
+        from strata.engine.rooms.train import export_checkpoint
         info = export_checkpoint(args.run_dir, args.export, meta=meta, psi=args.psi)
         print(f"wrote {args.export}: {info['training_kimg']:.1f} kimg, {info['training_steps']} steps, "
               f"{info['training_seconds'] / 60:.1f} min of training")
@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.widen_from and not _already_widened(Path(args.run_dir), args.channels, args.d_channels):
-        from engine.widen import widen_run
+        from strata.engine.rooms.widen import widen_run
         if not args.channels:
             p.error("--widen-from needs the new --channels")
         new = widen_run(args.widen_from, args.run_dir, channels=args.channels,
@@ -160,12 +160,12 @@ def main(argv: list[str]) -> int:
         except ValueError as exc:
             p.error(str(exc))
     if cfg.feature_d:
-        from engine.predictors import available_predictors
+        from strata.engine.rooms.predictor import available_predictors
         if cfg.feature_d not in available_predictors():
             p.error(f"--feature-d {cfg.feature_d}: no such predictor (registered: {', '.join(available_predictors())})")
     if cfg.match_frequencies:
-        from engine.errors import StrataError
-        from engine.train import rooms_predictor
+        from strata.engine.core.errors import StrataError
+        from strata.engine.rooms.train import rooms_predictor
         try:
             rooms_predictor(cfg.match_frequencies)
         except StrataError as exc:

@@ -15,15 +15,15 @@ import numpy as np
 import qtawesome as qta
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from engine.atomic import atomic_write_bytes
-from engine.boundary import LEVELS, Boundary, load_boundaries
-from engine.edits import Edit
-from engine.errors import StrataError
-from engine.render import ModelInfo, RenderResult
-from engine.scene import (Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe,
+from strata.engine.core.atomic import atomic_write_bytes
+from strata.engine.core.boundary import LEVELS, Boundary, load_boundaries
+from strata.engine.core.edits import Edit
+from strata.engine.core.errors import StrataError
+from strata.engine.core.render import ModelInfo, RenderResult
+from strata.engine.core.scene import (Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe,
                           save_wp_npy, write_recipe_json)
-from engine.strip import DEFAULT_STRENGTHS, StripResult, save_strip
-from widgets import PreviewStrip, SceneView, SeedBox, SemanticPanel, TruncationBox
+from strata.engine.core.strip import DEFAULT_STRENGTHS, StripResult, save_strip
+from strata.widgets import PreviewStrip, SceneView, SeedBox, SemanticPanel, TruncationBox
 
 from .engine_adapter import EngineAdapter
 from .history import History
@@ -668,7 +668,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowTitle(f"Strata — {name}{res}")
 
     def _default_path(self) -> str:
-        import assets
+        from strata import assets
         return str(assets.default_model_path().resolve())
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:

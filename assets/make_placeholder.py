@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.boundary import Boundary, save_boundary
-from engine.models import load_generator, save_generator
-from engine.stylegan import StyleGANConfig, StyleGANGenerator
+from strata.engine.core.boundary import Boundary, save_boundary
+from strata.engine.core.models import load_generator, save_generator
+from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator
 
 HERE = Path(__file__).resolve().parent
 

@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import argparse
 import platform
-import sys
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def spike_ratios(generator, wp: torch.Tensor) -> dict[int, torch.Tensor]:
     """Per synthesis layer: ``[n, channels]`` max|x| / rms(x) at the input of the instance norm."""
-    from engine.stylegan import _Epilogue
+    from strata.engine.core.stylegan import _Epilogue
 
     if getattr(generator, "architecture", None) != "stylegan":
         raise SystemExit(f"activation_spikes: only StyleGAN (v1) generators normalize per instance, "
@@ -67,7 +65,7 @@ def spiking_fraction(ratios: torch.Tensor, threshold: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from engine.models import load_generator
+    from strata.engine.core.models import load_generator
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-m", "--model", action="append", help="generator file (repeatable; default: the bundled one)")

@@ -17,7 +17,6 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -25,13 +24,12 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from engine.boundary import Boundary  # noqa: E402
-from engine.edits import Edit  # noqa: E402
-from engine.render import Renderer, RenderRequest  # noqa: E402
-from engine.scene import Code, Scene  # noqa: E402
-from engine.worker import RenderWorker  # noqa: E402
+from strata.engine.core.boundary import Boundary  # noqa: E402
+from strata.engine.core.edits import Edit  # noqa: E402
+from strata.engine.core.render import Renderer, RenderRequest  # noqa: E402
+from strata.engine.core.scene import Code, Scene  # noqa: E402
+from strata.engine.core.worker import RenderWorker  # noqa: E402
 
 
 def timed(fn, n):
@@ -44,7 +42,7 @@ def timed(fn, n):
 
 
 def main() -> None:
-    import assets
+    from strata import assets
     p = argparse.ArgumentParser()
     p.add_argument("--model", default=str(assets.default_model_path()))
     p.add_argument("--frames", type=int, default=30)
@@ -55,7 +53,7 @@ def main() -> None:
     args = p.parse_args()
     if args.higan256:
         import tempfile
-        from engine.stylegan import StyleGANConfig, StyleGANGenerator
+        from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator
         args.model = str(Path(tempfile.mkdtemp()) / "bedroom256_random.pth")
         torch.save(StyleGANGenerator(StyleGANConfig.simple(256)).state_dict(), args.model)
     if args.threads:

@@ -18,15 +18,13 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.rooms import render_rooms, sample_params  # noqa: E402
+from strata.engine.rooms.world import render_rooms, sample_params  # noqa: E402
 
 
 def _cpu_name() -> str:

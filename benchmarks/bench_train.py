@@ -4,7 +4,7 @@
 
 A setup ``WxBtT`` is ``strata train --workers W --batch B --threads T``: W
 processes (data-parallel), B images per step in all, T torch threads per
-process. Each is timed through ``engine.train.train`` itself (rendering the
+process. Each is timed through ``strata.engine.rooms.train.train`` itself (rendering the
 rooms, D step, lazy R1, G step, weight average, gradient averaging), on a
 fresh run folder, over ``--steps`` steps after 4 warm-up steps (start-up and
 process spawning are not counted). Rounds interleave the setups, so that a busy
@@ -33,9 +33,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from engine.train import TrainConfig, train  # noqa: E402
+from strata.engine.rooms.train import TrainConfig, train  # noqa: E402
 
 WARMUP = 4
 

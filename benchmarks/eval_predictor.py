@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/eval_predictor.py [--path FILE] [-n 2000] [--seed S] [--resolution 64]
 
 Accuracy (threshold 0.5) for binary semantics and R^2 for continuous ones, on
-``n`` rooms drawn from ``--seed`` (default: ``engine.predictors.EVAL_SEED``,
+``n`` rooms drawn from ``--seed`` (default: ``strata.engine.rooms.predictor.EVAL_SEED``,
 a stream training never draws from). ``--resolution 128`` renders larger
 rooms, which the predictor resizes to its 64x64 input.
 """
@@ -13,15 +13,12 @@ rooms, which the predictor resizes to its 64x64 input.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.predictors import EVAL_SEED, evaluate_predictor, load_rooms_predictor, report_markdown  # noqa: E402
+from strata.engine.rooms.predictor import EVAL_SEED, evaluate_predictor, load_rooms_predictor, report_markdown  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -36,9 +36,9 @@ def high_frequency(images: torch.Tensor) -> tuple[float, float]:
 
 
 def main() -> None:
-    from engine.models import load_generator
-    from engine.predictors import load_rooms_predictor
-    from engine.rooms import SEMANTICS, sample_rooms
+    from strata.engine.core.models import load_generator
+    from strata.engine.rooms.predictor import load_rooms_predictor
+    from strata.engine.rooms.world import SEMANTICS, sample_rooms
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-m", "--model", action="append", default=[], help="generator(s) to compare (repeatable)")

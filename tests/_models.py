@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.stylegan import StyleGANConfig, StyleGANGenerator
+from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator
 
 
 def tiny_generator() -> StyleGANGenerator:

@@ -1,7 +1,10 @@
-"""engine/ never imports Qt; widgets/ never import torch (import-linter contracts, and for real)."""
+"""The parts keep to their imports: engine without Qt, widgets without torch, the engine's runtime
+without discovery or the rooms world, discovery without the rooms world (import-linter contracts,
+and for real at run time)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,25 +13,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_engine_imports_no_qt_at_run_time():
-    code = ("import sys, pkgutil, importlib, engine\n"
-            "for m in pkgutil.walk_packages(engine.__path__, 'engine.'):\n"
+def _imports_of(package: str, banned: tuple[str, ...]) -> list[str]:
+    """Import every module of ``package`` in a fresh interpreter; the banned ones that got loaded."""
+    code = ("import sys, pkgutil, importlib\n"
+            f"pkg = importlib.import_module({package!r})\n"
+            f"for m in pkgutil.walk_packages(pkg.__path__, {package!r} + '.'):\n"
             "    importlib.import_module(m.name)\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'superqt', 'qtawesome', 'qtpy', 'app', 'widgets')]\n"
-            "assert not bad, bad\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+            f"banned = {banned!r}\n"
+            "print('\\n'.join(sorted({m for m in sys.modules if any(m == b or m.startswith(b + '.') for b in banned)})))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                       env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def test_engine_imports_no_qt_at_run_time():
+    assert _imports_of("strata.engine", ("PySide6", "superqt", "qtawesome", "qtpy", "strata.app", "strata.widgets")) == []
 
 
 def test_widgets_import_no_torch_at_run_time():
-    code = ("import sys, pkgutil, importlib, widgets\n"
-            "for m in pkgutil.walk_packages(widgets.__path__, 'widgets.'):\n"
-            "    importlib.import_module(m.name)\n"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'engine', 'app')]\n"
-            "assert not bad, bad\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       env={**__import__('os').environ, "QT_QPA_PLATFORM": "offscreen"})
-    assert r.returncode == 0, r.stderr
+    assert _imports_of("strata.widgets", ("torch", "strata.engine", "strata.app")) == []
+
+
+def test_runtime_imports_neither_discovery_nor_rooms_at_run_time():
+    assert _imports_of("strata.engine.core", ("strata.engine.discovery", "strata.engine.rooms")) == []
 
 
 def test_import_linter_contracts_hold():
@@ -36,4 +44,4 @@ def test_import_linter_contracts_hold():
     assert exe, "import-linter is a test extra"
     r = subprocess.run([exe, str(ROOT / "pyproject.toml")], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "2 kept, 0 broken" in r.stdout
+    assert "4 kept, 0 broken" in r.stdout

@@ -2,7 +2,7 @@
 
 Usage::
 
-    QT_QPA_PLATFORM=offscreen python -m widgets._demo out.png [--dark] [--heat]
+    QT_QPA_PLATFORM=offscreen python -m strata.widgets._demo out.png [--dark] [--heat]
 
 Builds a SceneView with a random image beside a SeedBox, a TruncationBox
 and a SemanticPanel with four boundaries (layout, object, attribute,
@@ -137,7 +137,7 @@ def build_window(heat: bool = False) -> QtWidgets.QWidget:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m widgets._demo", description=__doc__.split("\n")[0]
+        prog="python -m strata.widgets._demo", description=__doc__.split("\n")[0]
     )
     parser.add_argument("out", help="PNG file to write")
     parser.add_argument("--dark", action="store_true", help="use a dark palette")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.boundary import Boundary, save_boundary
+from strata.engine.core.boundary import Boundary, save_boundary
 
 
 @pytest.fixture
@@ -20,8 +20,8 @@ def boundary_dir(tmp_path):
 def make_window(qtbot, tmp_path, tiny_model, boundary_dir):
     from PySide6 import QtCore
 
-    from app.window import MainWindow
-    from engine.boundary import load_boundaries
+    from strata.app.window import MainWindow
+    from strata.engine.core.boundary import load_boundaries
 
     windows = []
 

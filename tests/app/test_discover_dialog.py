@@ -11,12 +11,12 @@ import pytest
 import torch
 from PIL import Image
 
-from app.discover_dialog import (DiscoverDialog, DiscoveryRunner, _Eta, available_predictor_names,
+from strata.app.discover_dialog import (DiscoverDialog, DiscoveryRunner, _Eta, available_predictor_names,
                                  format_eta)
-from engine.analysis import Cancelled
-from engine.boundary import Boundary, load_boundaries, save_boundary
-from engine.errors import StrataError
-from engine.rooms import SemanticSpec
+from strata.engine.discovery.analysis import Cancelled
+from strata.engine.core.boundary import Boundary, load_boundaries, save_boundary
+from strata.engine.core.errors import StrataError
+from strata.engine.rooms.world import SemanticSpec
 
 
 def _discovery_threads():
@@ -217,14 +217,14 @@ def test_shutdown_joins_at_once(make_dialog, qtbot):
 def test_predictor_list_survives_a_missing_registry(monkeypatch):
     import sys
 
-    import engine
+    import strata.engine.rooms as rooms_pkg
 
-    monkeypatch.delattr(engine, "predictors", raising=False)
-    monkeypatch.setitem(sys.modules, "engine.predictors", None)  # import fails
+    monkeypatch.delattr(rooms_pkg, "predictor", raising=False)
+    monkeypatch.setitem(sys.modules, "strata.engine.rooms.predictor", None)  # import fails
     assert available_predictor_names() == ["rooms"]
     fake = types.SimpleNamespace(available_predictors=lambda: ("rooms", "places"))
-    monkeypatch.setitem(sys.modules, "engine.predictors", fake)
-    monkeypatch.setattr(engine, "predictors", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "strata.engine.rooms.predictor", fake)
+    monkeypatch.setattr(rooms_pkg, "predictor", fake, raising=False)
     assert available_predictor_names() == ["rooms", "places"]
 
 

@@ -7,7 +7,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtTest import QTest
 
 from .conftest_helpers import drag_slider
-from engine.scene import read_recipe
+from strata.engine.core.scene import read_recipe
 
 from .conftest import wait_frame
 
@@ -109,7 +109,7 @@ def test_saving_to_a_bad_path_keeps_the_state(make_window, qtbot, tmp_path):
 
 
 def test_dropping_a_boundary_file_adds_a_row(make_window, qtbot, tmp_path):
-    from engine.boundary import Boundary, save_boundary
+    from strata.engine.core.boundary import Boundary, save_boundary
     win = make_window()
     save_boundary(Boundary("lamp", np.random.RandomState(5).randn(16), level="object", layers=(2, 3)),
                   tmp_path / "lamp.npz")
@@ -192,8 +192,8 @@ def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map
 
     import platformdirs
 
-    import engine.analysis
-    from engine.boundary import Boundary, save_boundary
+    import strata.engine.discovery.analysis
+    from strata.engine.core.boundary import Boundary, save_boundary
 
     def fake_run(model_path, *, out_dir, progress=None, should_stop=None, **kw):
         for i in range(5):
@@ -208,7 +208,7 @@ def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map
                                extra={"dS": [0, 0, 0, 0.1, 0.2, 0.9]}), d / "wall_hue.npz")
         return {}
 
-    monkeypatch.setattr(engine.analysis, "run_discovery", fake_run)
+    monkeypatch.setattr(strata.engine.discovery.analysis, "run_discovery", fake_run)
     monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "data"))
     win = make_window(with_boundaries=False)
     win.discover_dialog()
@@ -270,7 +270,7 @@ def test_a_failing_frame_does_not_lose_the_scene(make_window, qtbot):
 
 
 def test_a_stylegan2_file_opens_renders_and_takes_a_dropped_boundary(make_window, qtbot, fixtures_dir, tmp_path):
-    from engine.boundary import Boundary, save_boundary
+    from strata.engine.core.boundary import Boundary, save_boundary
     win = make_window()
     path = fixtures_dir / "rosinality_stylegan2" / "stylegan2_rosinality_tiny32.pt"
     win.open_path(path)

@@ -10,15 +10,15 @@ import pytest
 import torch
 from PIL import Image
 
-from engine import analysis
-from engine.analysis import (Annotations, Cancelled, FittedBoundary, choose_layers,
+from strata.engine.discovery import analysis
+from strata.engine.discovery.analysis import (Annotations, Cancelled, FittedBoundary, choose_layers,
                              condition_boundary, fit_boundaries, level_of, load_annotations,
                              merge_annotations, rescore, run_discovery, sample_and_annotate,
                              shard_range, write_library)
-from engine.boundary import load_boundaries
-from engine.edits import Edit, apply_edits
-from engine.errors import StrataError
-from engine.rooms import SemanticSpec
+from strata.engine.core.boundary import load_boundaries
+from strata.engine.core.edits import Edit, apply_edits
+from strata.engine.core.errors import StrataError
+from strata.engine.rooms.world import SemanticSpec
 from tests._models import tiny_generator
 
 torch.set_num_threads(1)
@@ -493,7 +493,7 @@ def test_run_discovery_writes_a_library_and_resumes(tiny_model, tmp_path):
 
 
 def test_cli_shards_merge_and_fit(tiny_model, tmp_path, monkeypatch, capsys):
-    from app.analyze_cli import main
+    from strata.app.analyze_cli import main
 
     monkeypatch.setattr(analysis, "load_predictor", lambda name, device=None: RegionPredictor())
     out = tmp_path / "cli"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import assets
-from engine.boundary import load_boundaries
-from engine.models import load_generator
-from engine.render import Renderer
-from engine.scene import Code, Scene
-from engine.edits import Edit
+from strata import assets
+from strata.engine.core.boundary import load_boundaries
+from strata.engine.core.models import load_generator
+from strata.engine.core.render import Renderer
+from strata.engine.core.scene import Code, Scene
+from strata.engine.core.edits import Edit
 
 
 def test_default_model_and_boundaries_load_and_edit():
@@ -32,8 +32,8 @@ def test_every_bundled_slider_moves_its_own_semantic_the_named_way():
     # must have been discovered on the shipped model, with its signs and layers.
     import numpy as np
     import torch
-    from engine.edits import apply_edits
-    from engine.predictors import get_predictor
+    from strata.engine.core.edits import apply_edits
+    from strata.engine.rooms.predictor import get_predictor
 
     g = load_generator(assets.default_model_path(), "cpu").generator
     bounds, _ = load_boundaries(assets.default_boundaries_path())

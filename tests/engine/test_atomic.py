@@ -8,9 +8,9 @@ import stat
 
 import pytest
 
-from engine import atomic
-from engine.atomic import atomic_open, atomic_write_bytes
-from engine.errors import SaveError
+from strata.engine.core import atomic
+from strata.engine.core.atomic import atomic_open, atomic_write_bytes
+from strata.engine.core.errors import SaveError
 
 OLD = b"old contents\n" * 100
 NEW = b"new contents!\n" * 300

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.boundary import LEVELS, Boundary, load_boundaries, load_boundary, save_boundary
-from engine.errors import BoundaryError, SaveError
+from strata.engine.core.boundary import LEVELS, Boundary, load_boundaries, load_boundary, save_boundary
+from strata.engine.core.errors import BoundaryError, SaveError
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 HIGAN = FIXTURES / "higan_boundaries"
@@ -44,7 +44,7 @@ def test_higan_fixtures_load(path, name, level, layers):
 
 
 def test_higan_pickled_vector_matches_the_stored_float64_values():
-    from engine._safe_pickle import safe_load_npy
+    from strata.engine.core._safe_pickle import safe_load_npy
 
     raw = safe_load_npy(BEDROOM / "wood_boundary.npy")["boundary"][0]
     np.testing.assert_allclose(load_boundary(BEDROOM / "wood_boundary.npy").vector, raw,

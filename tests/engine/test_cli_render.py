@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.cli import main, parse_edit
-from engine.scene import read_recipe
+from strata.app.cli import main, parse_edit
+from strata.engine.core.scene import read_recipe
 
 
 def higan_pixels(image_nchw):
@@ -40,7 +40,7 @@ def test_render_latent_z_with_truncation(fixtures_dir, tmp_path):
 
 
 def test_render_with_edits_and_recipe_round_trip(tiny_model, tmp_path, capsys):
-    from engine.boundary import Boundary, save_boundary
+    from strata.engine.core.boundary import Boundary, save_boundary
     save_boundary(Boundary("wood", np.random.RandomState(0).randn(16), level="attribute", layers=(2, 5)),
                   tmp_path / "wood.npz")
     a, b, c = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"

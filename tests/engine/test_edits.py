@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.boundary import Boundary
-from engine.edits import Edit, apply_edits, layerwise_strength
-from engine.errors import BoundaryError, RecipeError
+from strata.engine.core.boundary import Boundary
+from strata.engine.core.edits import Edit, apply_edits, layerwise_strength
+from strata.engine.core.errors import BoundaryError, RecipeError
 
 L, D = 10, 32
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-import assets
-from app.cli import main
+from strata import assets
+from strata.app.cli import main
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +49,7 @@ def test_evaluate_refuses_a_psi_that_is_not_a_number(capsys):
 def test_evaluate_reads_the_predictor_file_it_is_given(tmp_path, capsys):
     """`--predictor-file PTH` reads the rooms with that predictor (a model trained against the shipped
     predictor's features is checked with another one), and says which in the report."""
-    from engine.predictors import RoomsPredictor
+    from strata.engine.rooms.predictor import RoomsPredictor
 
     torch.manual_seed(0)
     untrained = tmp_path / "untrained.pth"

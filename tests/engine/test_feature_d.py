@@ -11,10 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.feature_d import FeatureDiscriminator
-from engine.predictors import load_rooms_predictor
-from engine.rooms import sample_rooms
-from engine.train import TrainConfig, train
+from strata.engine.rooms.feature_d import FeatureDiscriminator
+from strata.engine.rooms.predictor import load_rooms_predictor
+from strata.engine.rooms.world import sample_rooms
+from strata.engine.rooms.train import TrainConfig, train
 
 from .test_train_eval import CFG, blobs
 
@@ -86,7 +86,7 @@ def test_a_run_with_a_feature_discriminator_saves_and_resumes_its_head(tmp_path)
 
 
 def test_strata_train_turns_the_feature_discriminator_on_and_off_on_a_run(tmp_path, capsys):
-    from app.cli import main
+    from strata.app.cli import main
 
     run = tmp_path / "run"
     small = replace(CFG, resolution=32, channels=(16, 16, 8, 8), d_channels=(16, 16, 8, 8))

@@ -10,10 +10,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from engine.frequency_match import FrequencyMatch
-from engine.predictors import load_rooms_predictor
-from engine.rooms import sample_rooms
-from engine.train import TrainConfig, train
+from strata.engine.rooms.frequency_match import FrequencyMatch
+from strata.engine.rooms.predictor import load_rooms_predictor
+from strata.engine.rooms.world import sample_rooms
+from strata.engine.rooms.train import TrainConfig, train
 
 from .test_train_eval import CFG, blobs
 
@@ -63,8 +63,8 @@ def test_a_batch_that_strays_from_rates_already_matched_is_not_pushed():
 @pytest.fixture
 def few_target_images(monkeypatch):
     """The target read from 256 real images, not 2048: these tests check the plumbing, fast."""
-    import engine.train
-    monkeypatch.setattr(engine.train, "MATCH_TARGET_IMAGES", 256)
+    import strata.engine.rooms.train
+    monkeypatch.setattr(strata.engine.rooms.train, "MATCH_TARGET_IMAGES", 256)
 
 
 def test_a_run_logs_the_gap_and_resumes_its_running_rates(tmp_path, few_target_images):
@@ -88,7 +88,7 @@ def test_a_run_logs_the_gap_and_resumes_its_running_rates(tmp_path, few_target_i
 
 def test_strata_train_takes_a_predictor_file_and_turns_matching_off(tmp_path, capsys, monkeypatch,
                                                                    few_target_images):
-    from app.cli import main
+    from strata.app.cli import main
 
     run = tmp_path / "run"
     small = replace(CFG, resolution=32, channels=(16, 16, 8, 8), d_channels=(16, 16, 8, 8))

@@ -8,8 +8,8 @@ import pickle
 import pytest
 import torch
 
-from engine.errors import ModelLoadError
-from engine.models import load_generator, save_generator
+from strata.engine.core.errors import ModelLoadError
+from strata.engine.core.models import load_generator, save_generator
 
 
 def test_own_format_round_trip_keeps_config_and_meta(tiny_model, tmp_path):

@@ -7,8 +7,8 @@ import pickle
 import pytest
 import torch
 
-from engine.errors import StrataError
-from engine.predictors import (
+from strata.engine.core.errors import StrataError
+from strata.engine.rooms.predictor import (
     FunctionPredictor,
     Predictor,
     PredictorError,
@@ -23,7 +23,7 @@ from engine.predictors import (
     train_rooms_predictor,
     unregister_predictor,
 )
-from engine.rooms import REQUIRES, SEMANTICS, SemanticSpec, render_rooms, sample_params, scores_of
+from strata.engine.rooms.world import REQUIRES, SEMANTICS, SemanticSpec, render_rooms, sample_params, scores_of
 
 BRIGHT = SemanticSpec("brightness", "attribute", "continuous", "mean pixel value")
 

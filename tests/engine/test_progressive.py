@@ -9,8 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.models import load_generator
-from engine.train import TrainConfig, blur_to_lod, lod_at, train
+from strata.engine.core.models import load_generator
+from strata.engine.rooms.train import TrainConfig, blur_to_lod, lod_at, train
 from tests._models import tiny_generator
 
 from tests.engine.test_train_eval import CFG, blobs

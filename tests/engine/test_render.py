@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from engine.boundary import Boundary
-from engine.edits import Edit
-from engine.errors import RecipeError, SaveError
-from engine.models import file_fingerprint
-from engine.render import Renderer, RenderRequest
-from engine.scene import (Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe,
+from strata.engine.core.boundary import Boundary
+from strata.engine.core.edits import Edit
+from strata.engine.core.errors import RecipeError, SaveError
+from strata.engine.core.models import file_fingerprint
+from strata.engine.core.render import Renderer, RenderRequest
+from strata.engine.core.scene import (Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe,
                           save_wp_npy, write_recipe_json)
-from engine.atomic import atomic_write_bytes
+from strata.engine.core.atomic import atomic_write_bytes
 
 
 def boundary(name="b", seed=0, dim=16, level="attribute", layers=(2, 5)):

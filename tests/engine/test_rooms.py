@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.rooms import (
+from strata.engine.rooms.world import (
     SEMANTICS,
     RoomParams,
     render_rooms,

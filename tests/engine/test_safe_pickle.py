@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine._safe_pickle import safe_load_npy
-from engine.errors import BoundaryError
+from strata.engine.core._safe_pickle import safe_load_npy
+from strata.engine.core.errors import BoundaryError
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 BEDROOM = FIXTURES / "higan_boundaries" / "stylegan_bedroom"

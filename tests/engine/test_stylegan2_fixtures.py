@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from app.cli import main
-from engine.errors import ModelLoadError
-from engine.models import load_generator, save_generator
+from strata.app.cli import main
+from strata.engine.core.errors import ModelLoadError
+from strata.engine.core.models import load_generator, save_generator
 
 NAME = "stylegan2_rosinality_tiny32"
 
@@ -134,7 +134,7 @@ def test_render_cli_reproduces_the_port_and_edits(base, tmp_path):
     got = np.asarray(Image.open(out).convert("RGB"))
     assert np.abs(got.astype(int) - expected).max() <= 1
     # A boundary edit on the colour layers changes the image and is kept in the recipe.
-    from engine.boundary import Boundary, save_boundary
+    from strata.engine.core.boundary import Boundary, save_boundary
     save_boundary(Boundary("tint", np.random.RandomState(0).randn(64), level="colour", layers=(5, 7)),
                   tmp_path / "tint.npz")
     edited = tmp_path / "edited.png"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.models import load_generator
-from engine.render import to_uint8
+from strata.engine.core.models import load_generator
+from strata.engine.core.render import to_uint8
 
 NAMES = ["stylegan_tiny32", "stylegan_tiny32_fused"]
 

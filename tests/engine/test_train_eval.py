@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.evaluate import kid
-from engine.models import load_generator
-from engine.train import TrainConfig, export_checkpoint, train
+from strata.engine.rooms.evaluate import kid
+from strata.engine.core.models import load_generator
+from strata.engine.rooms.train import TrainConfig, export_checkpoint, train
 
 CFG = TrainConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channels=(16, 16, 8),
                   d_channels=(16, 16, 8), batch_size=8, total_kimg=0.048, checkpoint_every=2,
@@ -95,8 +95,8 @@ def test_a_damaged_run_folder_is_one_line_naming_the_file(tmp_path, capsys):
 
     import pytest
 
-    from app.cli import main
-    from engine.errors import StrataError
+    from strata.app.cli import main
+    from strata.engine.core.errors import StrataError
 
     run = tmp_path / "run"
     train(run, CFG, source=blobs, should_stop=iter([False, False, True]).__next__)
@@ -128,7 +128,7 @@ def test_strata_train_resumes_with_a_new_rate_and_weight_average(tmp_path, capsy
     """`strata train RUN --lr X --ema-kimg Y --r1-gamma Z` on an existing run keeps its architecture and takes the new values."""
     from dataclasses import replace
 
-    from app.cli import main
+    from strata.app.cli import main
 
     run = tmp_path / "run"
     train(run, replace(CFG, resolution=32, channels=(16, 16, 8, 8), d_channels=(16, 16, 8, 8)),
@@ -151,7 +151,7 @@ def test_strata_train_resumes_with_a_new_rate_and_weight_average(tmp_path, capsy
 def test_an_export_can_carry_its_own_default_truncation(tmp_path, capsys):
     """`strata train RUN --export PTH --psi 0.9`: the model opens at psi 0.9 (the editor's start, evaluate's
     default set), and the pixels at a given psi are the run's own; a psi outside (0, 1] is refused."""
-    from app.cli import main
+    from strata.app.cli import main
 
     run = tmp_path / "run"
     train(run, CFG, source=blobs, should_stop=iter([False, False, True]).__next__)

@@ -7,10 +7,10 @@ import multiprocessing as mp
 import pytest
 import torch
 
-from app.cli import main
-from engine.data_parallel import free_port, join_group, leave_group
-from engine.stylegan import StyleGANConfig, StyleGANGenerator
-from engine.train import TrainConfig, train
+from strata.app.cli import main
+from strata.engine.rooms.data_parallel import free_port, join_group, leave_group
+from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator
+from strata.engine.rooms.train import TrainConfig, train
 
 G_CFG = StyleGANConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, mapping_hidden=16,
                        channels=(16, 16, 8), fused=(False, False), truncation_layers=2)

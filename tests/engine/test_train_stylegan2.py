@@ -10,9 +10,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from engine.errors import StrataError
-from engine.models import load_generator
-from engine.train import TrainConfig, export_checkpoint, make_generator, train
+from strata.engine.core.errors import StrataError
+from strata.engine.core.models import load_generator
+from strata.engine.rooms.train import TrainConfig, export_checkpoint, make_generator, train
 
 from .test_train_eval import CFG, blobs
 
@@ -59,7 +59,7 @@ def test_a_stylegan2_run_stops_resumes_and_exports_the_same_weights(tmp_path):
 
 
 def test_the_command_starts_a_stylegan2_run_and_keeps_its_architecture(tmp_path, capsys):
-    from app.cli import main
+    from strata.app.cli import main
 
     run = tmp_path / "run"
     assert main(["train", str(run), "--arch", "stylegan2", "--resolution", "32", "--channels", "16,16,8,8",
@@ -86,7 +86,7 @@ def test_a_stylegan2_configuration_that_cannot_be_built_is_refused():
 
 
 def test_widening_a_stylegan2_checkpoint_is_a_strata_error(tmp_path):
-    from engine.widen import widen_run
+    from strata.engine.rooms.widen import widen_run
 
     train(tmp_path / "run", CFG2, source=blobs, should_stop=iter([False, True]).__next__)
     with pytest.raises(StrataError, match="only StyleGAN \\(v1\\) runs can be widened"):

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from engine.errors import StrataError
-from engine.train import TrainConfig, build_state, read_checkpoint, train
-from engine.widen import _G_ROLES, widen_run, widen_state_dict
+from strata.engine.core.errors import StrataError
+from strata.engine.rooms.train import TrainConfig, build_state, read_checkpoint, train
+from strata.engine.rooms.widen import _G_ROLES, widen_run, widen_state_dict
 
 CFG = TrainConfig(resolution=16, z_dim=16, w_dim=16, mapping_layers=2, channels=(16, 8, 4),
                   d_channels=(16, 8, 4), batch_size=8, total_kimg=0.016, checkpoint_every=2,
@@ -59,7 +59,7 @@ def test_a_widened_run_draws_and_judges_exactly_as_before_then_trains_its_new_ch
 
 def test_fused_up_sampling_layers_widen_too():
     # HiGAN-style 128 px generators use fused (transposed) up-sampling with [3, 3, in, out] kernels.
-    from engine.stylegan import StyleGANConfig, StyleGANGenerator
+    from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator
     kw = dict(resolution=16, z_dim=8, w_dim=8, mapping_layers=1, mapping_hidden=8, fused=(True, True))
     torch.manual_seed(0)
     narrow = StyleGANGenerator(StyleGANConfig(channels=(8, 8, 4), **kw))
@@ -84,7 +84,7 @@ def test_widening_refuses_to_narrow_or_overwrite(tmp_path):
 
 
 def test_strata_train_widen_from_starts_a_wider_run_and_the_same_command_resumes_it(tmp_path, capsys):
-    from app.cli import main
+    from strata.app.cli import main
     old = replace(CFG, resolution=32, channels=(16, 8, 8, 4), d_channels=(16, 8, 8, 4))
     train(tmp_path / "old", old, should_stop=iter([False, True]).__next__)  # the rooms world, one step
     before = (tmp_path / "old" / "checkpoint.pt").read_bytes()

@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from engine.worker import RenderWorker
+from strata.engine.core.worker import RenderWorker
 
 
 @dataclass(frozen=True)

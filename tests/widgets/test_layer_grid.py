@@ -3,8 +3,8 @@ import pytest
 from PySide6 import QtCore
 from qtwidget_helpers import Recorder, color_close, drag, grab_image
 
-from widgets.layer_grid import LayerGrid
-from widgets.levels import level_color
+from strata.widgets.layer_grid import LayerGrid
+from strata.widgets.levels import level_color
 
 ROWS = [
     ("layout", "layout", (0, 3)),

@@ -1,4 +1,4 @@
-from widgets.levels import LEVELS, level_color, level_name, level_text_color, normalize_level
+from strata.widgets.levels import LEVELS, level_color, level_name, level_text_color, normalize_level
 
 
 def test_every_level_has_its_own_colour_and_name():

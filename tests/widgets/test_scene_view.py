@@ -5,7 +5,7 @@ import pytest
 from PySide6 import QtGui
 from qtwidget_helpers import color_close, grab_image
 
-from widgets.scene_view import SceneView
+from strata.widgets.scene_view import SceneView
 
 BACKGROUND = QtGui.QColor("#1b1d21")
 

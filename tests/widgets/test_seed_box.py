@@ -3,7 +3,7 @@ import random
 from PySide6 import QtCore
 from qtwidget_helpers import Recorder
 
-from widgets.seed_box import SEED_MAX, SeedBox
+from strata.widgets.seed_box import SEED_MAX, SeedBox
 
 
 def make_box(qtbot, seed=10, rng=None):

@@ -2,7 +2,7 @@ import pytest
 from PySide6 import QtCore, QtWidgets
 from qtwidget_helpers import Recorder, drag, slider_handle_center
 
-from widgets.semantic_panel import EMPTY_MESSAGE, SemanticPanel
+from strata.widgets.semantic_panel import EMPTY_MESSAGE, SemanticPanel
 
 ROWS = [
     {"name": "layout", "level": "layout", "strength": -1.0, "layers": (0, 3),

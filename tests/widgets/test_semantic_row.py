@@ -2,8 +2,8 @@ import pytest
 from PySide6 import QtCore
 from qtwidget_helpers import Recorder, color_close, drag, grab_image, slider_handle_center
 
-from widgets.levels import level_color
-from widgets.semantic_row import SemanticRow
+from strata.widgets.levels import level_color
+from strata.widgets.semantic_row import SemanticRow
 
 
 def make_row(qtbot, **kwargs):

@@ -2,7 +2,7 @@ import pytest
 from PySide6 import QtCore
 from qtwidget_helpers import Recorder, drag, slider_handle_center
 
-from widgets.truncation_box import TruncationBox
+from strata.widgets.truncation_box import TruncationBox
 
 
 def make_box(qtbot, psi=0.7):

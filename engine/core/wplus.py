@@ -8,7 +8,7 @@ import torch
 class WPlusMixin:
     """The protocol's sizes read from ``self.config``, ``truncate`` and the ``wp``
     shape check, for a generator that adds ``w_avg``, ``truncation_layers`` and
-    ``layer_resolutions`` (see engine.protocol)."""
+    ``layer_resolutions`` (see strata.engine.core.protocol)."""
 
     @property
     def num_layers(self) -> int:

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .wplus import WPlusMixin
+from strata.engine.core.wplus import WPlusMixin
 
 __all__ = ["StyleGANConfig", "StyleGANGenerator", "infer_config"]
 
@@ -330,7 +330,7 @@ class StyleGANGenerator(WPlusMixin, nn.Module):
         self.truncation = _Truncation(config.w_dim)
         self.synthesis = _Synthesis(config)
 
-    # The small protocol shared with other architectures (see engine.protocol).
+    # The small protocol shared with other architectures (see strata.engine.core.protocol).
     @property
     def layer_resolutions(self) -> tuple[int, ...]:
         return tuple(_INIT_RES * 2 ** (i // 2) for i in range(self.num_layers))

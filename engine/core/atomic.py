@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from .errors import SaveError, StrataError
+from strata.engine.core.errors import SaveError, StrataError
 
 __all__ = ["atomic_open", "atomic_write_bytes"]
 

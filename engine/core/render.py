@@ -1,9 +1,9 @@
-"""Turn a :class:`~engine.scene.Scene` into pixels.
+"""Turn a :class:`~strata.engine.core.scene.Scene` into pixels.
 
 :class:`Renderer` is synchronous and keeps two caches: the loaded model (by
 path) and the mapping output of the current code, so that a slider move
 re-runs truncation, the edits and synthesis only. :class:`RenderWorker`
-(``engine.worker``) runs it on a thread; the command line and tests call it
+(``strata.engine.core.worker``) runs it on a thread; the command line and tests call it
 directly.
 """
 
@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .device import describe, resolve_device
-from .edits import apply_edits
-from .errors import StrataError
-from .models import LoadedModel, load_generator
-from .scene import Scene
+from strata.engine.core.device import describe, resolve_device
+from strata.engine.core.edits import apply_edits
+from strata.engine.core.errors import StrataError
+from strata.engine.core.models import LoadedModel, load_generator
+from strata.engine.core.scene import Scene
 
 __all__ = ["ModelInfo", "RenderRequest", "RenderResult", "Renderer", "to_uint8"]
 

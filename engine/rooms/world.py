@@ -1057,15 +1057,15 @@ def _shade(s: dict[str, torch.Tensor], u: torch.Tensor, v: torch.Tensor, boxes: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m engine.rooms OUT.png [--resolution R] [--seed S] [--rows N]``: save a grid of rooms."""
+    """``python -m strata.engine.rooms.world OUT.png [--resolution R] [--seed S] [--rows N]``: save a grid of rooms."""
     import argparse
     import io
 
     from PIL import Image
 
-    from .atomic import atomic_write_bytes
+    from strata.engine.core.atomic import atomic_write_bytes
 
-    parser = argparse.ArgumentParser(prog="python -m engine.rooms", description="Save a grid of procedural rooms.")
+    parser = argparse.ArgumentParser(prog="python -m strata.engine.rooms.world", description="Save a grid of procedural rooms.")
     parser.add_argument("out", help="PNG file to write")
     parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--seed", type=int, default=2024)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .predictors import RoomsPredictor, _prepare
+from strata.engine.rooms.predictor import RoomsPredictor, _prepare
 
 __all__ = ["FeatureDiscriminator"]
 

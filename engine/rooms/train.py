@@ -35,15 +35,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .atomic import atomic_write_bytes
-from .data_parallel import Group, free_port, join_group, leave_group
-from .discriminator import Discriminator
-from .errors import StrataError
-from .feature_d import FeatureDiscriminator
-from .frequency_match import FrequencyMatch
-from .models import save_generator
-from .stylegan import StyleGANConfig, StyleGANGenerator
-from .stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from strata.engine.core.atomic import atomic_write_bytes
+from strata.engine.rooms.data_parallel import Group, free_port, join_group, leave_group
+from strata.engine.rooms.discriminator import Discriminator
+from strata.engine.core.errors import StrataError
+from strata.engine.rooms.feature_d import FeatureDiscriminator
+from strata.engine.rooms.frequency_match import FrequencyMatch
+from strata.engine.core.models import save_generator
+from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator
+from strata.engine.core.stylegan2 import StyleGAN2Config, StyleGAN2Generator
 
 __all__ = ["TrainConfig", "train", "train_step", "build_state", "make_generator", "rooms_source", "image_grid"]
 
@@ -160,7 +160,7 @@ def blur_to_lod(images: torch.Tensor, lod: float) -> torch.Tensor:
 
 
 def rooms_source(resolution: int) -> ImageSource:
-    from .rooms import sample_rooms
+    from strata.engine.rooms.world import sample_rooms
 
     def source(n: int, seed: int) -> torch.Tensor:
         return sample_rooms(n, seed, resolution=resolution)[0]
@@ -201,7 +201,7 @@ def rooms_predictor(spec: str, use: str = "frequency matching"):
     """The :class:`RoomsPredictor` a training feature reads through (its trunk and heads): a
     registered name, or a predictor file (``.pth``) such as one trained with another seed;
     :class:`StrataError`, naming ``use``, if neither or not a rooms predictor."""
-    from .predictors import RoomsPredictor, available_predictors, get_predictor, load_rooms_predictor
+    from strata.engine.rooms.predictor import RoomsPredictor, available_predictors, get_predictor, load_rooms_predictor
     if spec in available_predictors():
         pred = get_predictor(spec)
     elif spec.endswith(".pth"):

@@ -2,17 +2,17 @@
 
 A *predictor* scores images ``[n, 3, H, W]`` in [-1, 1] for a set of named
 semantics. Strata uses one to annotate generated scenes before fitting
-boundaries (:mod:`engine.analysis`) and to evaluate generators
-(:mod:`engine.evaluate`). Predictors live in a registry by name, so that a
+boundaries (:mod:`strata.engine.discovery.analysis`) and to evaluate generators
+(:mod:`strata.engine.rooms.evaluate`). Predictors live in a registry by name, so that a
 user's own (say, a Places365 classifier) plugs in next to the built-in one::
 
-    from engine.predictors import register_predictor
+    from strata.engine.rooms.predictor import register_predictor
     register_predictor("places", lambda **kw: MyPlacesPredictor(**kw))
 
 Built in: ``"rooms"``, a small CNN (:class:`RoomsPredictor`) trained on the
-procedural rooms of :mod:`engine.rooms`, shipped as
+procedural rooms of :mod:`strata.engine.rooms.world`, shipped as
 ``assets/rooms_predictor.pth``. Train it again with
-``python -m engine.predictors train`` (:func:`train_rooms_predictor`) and
+``python -m strata.engine.rooms.predictor train`` (:func:`train_rooms_predictor`) and
 measure it with ``benchmarks/eval_predictor.py`` (:func:`evaluate_predictor`).
 
 Public API
@@ -46,8 +46,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import StrataError
-from .rooms import REQUIRES, SEMANTICS, SemanticSpec, render_rooms, sample_params, score_range, scores_of
+from strata.engine.core.errors import StrataError
+from strata.engine.rooms.world import REQUIRES, SEMANTICS, SemanticSpec, render_rooms, sample_params, score_range, scores_of
 
 __all__ = [
     "Predictor",
@@ -206,7 +206,7 @@ def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
 
 
 class RoomsPredictor(nn.Module):
-    """A small CNN scoring the semantics of :mod:`engine.rooms`.
+    """A small CNN scoring the semantics of :mod:`strata.engine.rooms.world`.
 
     A shared convolutional trunk (64 -> 4 pixels) ends in a flattened 4x4
     map and a fully connected layer: the feature vector (:meth:`features`,
@@ -216,7 +216,7 @@ class RoomsPredictor(nn.Module):
     Parameters
     ----------
     semantics : sequence of SemanticSpec
-        What to score (default: every semantic of :mod:`engine.rooms`).
+        What to score (default: every semantic of :mod:`strata.engine.rooms.world`).
     channels : sequence of int
         Trunk widths at 64, 32, 16, 8 and 4 pixels.
     feature_dim : int
@@ -305,7 +305,7 @@ class RoomsPredictor(nn.Module):
 
     def save(self, path, *, extra: Mapping | None = None) -> None:
         """Write a plain state dict plus JSON-able metadata, atomically."""
-        from .atomic import atomic_write_bytes
+        from strata.engine.core.atomic import atomic_write_bytes
 
         meta = self.metadata()
         if extra:
@@ -324,8 +324,10 @@ def _range(spec: SemanticSpec) -> tuple[float, float]:
 
 
 def default_predictor_path() -> Path:
-    """``assets/rooms_predictor.pth`` next to the ``engine`` package."""
-    return Path(__file__).resolve().parent.parent / "assets" / "rooms_predictor.pth"
+    """The bundled rooms predictor, ``rooms_predictor.pth`` in :mod:`strata.assets`."""
+    from strata.assets import HERE  # a data package: no code of its own beyond paths
+
+    return HERE / "rooms_predictor.pth"
 
 
 def load_rooms_predictor(path=None, device=None) -> RoomsPredictor:
@@ -479,7 +481,7 @@ def evaluate_predictor(predictor, n: int = 2000, seed: int = EVAL_SEED, *, resol
     ----------
     predictor
         Anything following :class:`Predictor` that scores semantics of
-        :mod:`engine.rooms` (others are ignored).
+        :mod:`strata.engine.rooms.world` (others are ignored).
     n, seed
         How many rooms, drawn as ``sample_params(n, Generator().manual_seed(seed))``
         (training draws from its own seed's stream, never from :data:`EVAL_SEED`'s).
@@ -493,7 +495,7 @@ def evaluate_predictor(predictor, n: int = 2000, seed: int = EVAL_SEED, *, resol
         "metric", "value"}}}``: metric ``"accuracy"`` (threshold 0.5) for
         binary semantics, ``"r2"`` for continuous ones. A semantic that shows
         only with another (``bedding_hue`` needs a ``bed``, see
-        :data:`engine.rooms.REQUIRES`) also gets ``"given"`` (that semantic),
+        :data:`strata.engine.rooms.world.REQUIRES`) also gets ``"given"`` (that semantic),
         ``"value_given"`` (the metric over rooms that have it) and ``"n_given"``.
     """
     truth: dict[str, list] = {}
@@ -547,10 +549,10 @@ def report_markdown(result: Mapping) -> str:
 # --------------------------------------------------------------------------- command line
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m engine.predictors train|eval ...``."""
+    """``python -m strata.engine.rooms.predictor train|eval ...``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m engine.predictors")
+    parser = argparse.ArgumentParser(prog="python -m strata.engine.rooms.predictor")
     sub = parser.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="train the rooms predictor on rendered rooms")
     tr.add_argument("--out", default=str(default_predictor_path()))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from .predictors import RoomsPredictor, _prepare
+from strata.engine.rooms.predictor import RoomsPredictor, _prepare
 
 __all__ = ["FrequencyMatch"]
 

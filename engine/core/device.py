@@ -11,7 +11,7 @@ def default_device() -> torch.device:
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None``/"auto": CUDA when present, else CPU; otherwise the named device, checked."""
-    from .errors import StrataError
+    from strata.engine.core.errors import StrataError
 
     if device in (None, "auto"):
         return default_device()

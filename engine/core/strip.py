@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .atomic import atomic_write_bytes
-from .edits import Edit, apply_edits
-from .render import Renderer, to_uint8
-from .scene import Scene
+from strata.engine.core.atomic import atomic_write_bytes
+from strata.engine.core.edits import Edit, apply_edits
+from strata.engine.core.render import Renderer, to_uint8
+from strata.engine.core.scene import Scene
 
 __all__ = ["StripRequest", "StripResult", "DEFAULT_STRENGTHS", "render_strip", "strip_png_bytes", "strip_gif_bytes"]
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .boundary import Boundary, check_layer_range
-from .errors import BoundaryError, RecipeError
+from strata.engine.core.boundary import Boundary, check_layer_range
+from strata.engine.core.errors import BoundaryError, RecipeError
 
 __all__ = ["Edit", "apply_edits", "layerwise_strength"]
 

@@ -30,11 +30,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_write_bytes
-from .device import resolve_device
-from .errors import ModelLoadError
-from .stylegan import StyleGANConfig, StyleGANGenerator, infer_config
-from .stylegan2 import StyleGAN2Config, StyleGAN2Generator, infer_config2
+from strata.engine.core.atomic import atomic_write_bytes
+from strata.engine.core.device import resolve_device
+from strata.engine.core.errors import ModelLoadError
+from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator, infer_config
+from strata.engine.core.stylegan2 import StyleGAN2Config, StyleGAN2Generator, infer_config2
 
 __all__ = ["LoadedModel", "load_generator", "save_generator", "file_fingerprint"]
 

@@ -17,7 +17,7 @@ import time
 import traceback
 from typing import Callable, Generic, TypeVar
 
-from .errors import StrataError
+from strata.engine.core.errors import StrataError
 
 __all__ = ["RenderWorker"]
 

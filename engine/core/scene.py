@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from ._safe_pickle import safe_load_npy
-from .atomic import atomic_write_bytes
-from .boundary import Boundary
-from .edits import Edit
-from .errors import BoundaryError, RecipeError, StrataError
+from strata.engine import __version__
+from strata.engine.core._safe_pickle import safe_load_npy
+from strata.engine.core.atomic import atomic_write_bytes
+from strata.engine.core.boundary import Boundary
+from strata.engine.core.edits import Edit
+from strata.engine.core.errors import BoundaryError, RecipeError, StrataError
 
 __all__ = ["Code", "ModelRef", "Scene", "RECIPE_KEY", "load_code_npy", "save_wp_npy",
            "read_recipe", "write_recipe_json", "png_bytes_with_recipe"]

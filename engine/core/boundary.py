@@ -10,7 +10,7 @@ Files
 ``.npy`` (HiGAN's release), either
     a pickled dict ``{'boundary': [1, 512], 'meta_data': {'type': 'attribute',
     'manipulate_layers': '6-11'}}`` read with a restricted unpickler
-    (:mod:`engine._safe_pickle`), or a plain ``[1, 512]`` array with no metadata.
+    (:mod:`strata.engine.core._safe_pickle`), or a plain ``[1, 512]`` array with no metadata.
 ``.npz`` (Strata's own)
     arrays ``vector`` (float32) and ``meta`` (UTF-8 JSON bytes as uint8), so
     reading it never needs pickle.
@@ -43,9 +43,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ._safe_pickle import safe_load_npy
-from .atomic import atomic_write_bytes
-from .errors import BoundaryError, SaveError
+from strata.engine.core._safe_pickle import safe_load_npy
+from strata.engine.core.atomic import atomic_write_bytes
+from strata.engine.core.errors import BoundaryError, SaveError
 
 __all__ = ["LEVELS", "Boundary", "load_boundaries", "load_boundary", "save_boundary"]
 
@@ -222,8 +222,8 @@ class Boundary:
         """Raise :class:`BoundaryError` unless the boundary's directions fit a model.
 
         The default ``layers`` are not checked: an edit chooses its own range
-        (validated by :func:`engine.edits.apply_edits`), and
-        :meth:`engine.edits.Edit.with_default_layers` clips the default to the
+        (validated by :func:`strata.engine.core.edits.apply_edits`), and
+        :meth:`strata.engine.core.edits.Edit.with_default_layers` clips the default to the
         model.
 
         Parameters

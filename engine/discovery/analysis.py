@@ -68,11 +68,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .atomic import atomic_open, atomic_write_bytes
-from .boundary import LEVELS, Boundary, save_boundary
-from .edits import Edit, apply_edits
-from .errors import StrataError
-from .hierarchy_report import hierarchy_image, hierarchy_markdown
+from strata.engine.core.atomic import atomic_open, atomic_write_bytes
+from strata.engine.core.boundary import LEVELS, Boundary, save_boundary
+from strata.engine.core.edits import Edit, apply_edits
+from strata.engine.core.errors import StrataError
+from strata.engine.discovery.report import hierarchy_image, hierarchy_markdown
 
 __all__ = [
     "ANNOTATIONS_FILE",
@@ -152,7 +152,7 @@ def _stopping(should_stop: ShouldStop | None) -> bool:
 def _device_of(generator, device) -> torch.device:
     """``device`` if given (the generator is moved there), else the generator's own."""
     if device is not None:
-        from .device import resolve_device
+        from strata.engine.core.device import resolve_device
         dev = resolve_device(device)
         if hasattr(generator, "to"):
             generator.to(dev)
@@ -425,7 +425,7 @@ def sample_and_annotate(generator, predictor, n: int, *, seed: int = 0, psi: flo
 
     Parameters
     ----------
-    generator : engine.protocol.Generator
+    generator : strata.engine.core.protocol.Generator
         The model; used under ``torch.inference_mode``.
     predictor
         Scores images (see the module docstring).
@@ -659,7 +659,7 @@ class FittedBoundary:
         return self.vector is not None
 
     def to_boundary(self, **kw) -> Boundary:
-        """The project's :class:`~engine.boundary.Boundary` for this vector (``kw`` passed on)."""
+        """The project's :class:`~strata.engine.core.boundary.Boundary` for this vector (``kw`` passed on)."""
         if self.vector is None:
             raise StrataError(f"semantic {self.name!r} has no boundary: {self.note}")
         return Boundary(name=self.name, vector=self.vector, accuracy=self.accuracy, **kw)
@@ -1057,7 +1057,7 @@ def rescore(generator, predictor, boundaries: Sequence[FittedBoundary], *, m: in
     samples) are synthesized once at truncation ``psi`` and scored; then for
     every boundary each code is moved by ``+lam`` on all layers and on each
     single layer (``num_layers + 1`` edits, through
-    :func:`engine.edits.apply_edits` with HiGAN's truncation compensation),
+    :func:`strata.engine.core.edits.apply_edits` with HiGAN's truncation compensation),
     and the edited images are scored. The edited codes of consecutive
     samples and edits are packed into batches of ``batch_size``, so the
     cost is ``m * (num_layers + 1)`` syntheses per boundary plus ``m``.
@@ -1312,7 +1312,7 @@ def write_library(boundaries: Sequence[FittedBoundary], rescoring: Rescoring,
     """Save the fitted boundaries and the hierarchy report into ``out_dir``.
 
     Writes ``<name>.npz`` for every boundary that was fitted and rescored
-    (:func:`engine.boundary.save_boundary`; ``level`` and ``layers`` from
+    (:func:`strata.engine.core.boundary.save_boundary`; ``level`` and ``layers`` from
     :func:`level_of` / :func:`choose_layers`, ``extra`` holding ``dS``,
     ``dS_all``, ``declared_level``, ``semantic`` and how it was measured),
     and ``hierarchy.json``, ``hierarchy.md`` and ``hierarchy.png``. Every
@@ -1406,7 +1406,7 @@ def _library_files(folder: Path) -> set[str]:
 
 
 def load_predictor(predictor, device=None):
-    """A predictor by registered name (:mod:`engine.predictors`, imported only here), or as given.
+    """A predictor by registered name (:mod:`strata.engine.rooms.predictor`, imported only here), or as given.
 
     A predictor with a ``to`` method (a torch module) is moved to ``device``.
 
@@ -1421,8 +1421,8 @@ def load_predictor(predictor, device=None):
 
     if importlib.util.find_spec(f"{__package__}.predictors") is None:
         raise StrataError(f"predictor {predictor!r}: this installation has no predictors "
-                          "(engine.predictors is missing)")
-    from . import predictors as registry  # lazily: only runs that name a predictor need it
+                          "(strata.engine.rooms.predictor is missing)")
+    from strata.engine.rooms import predictor as registry  # lazily: only runs that name a predictor need it
 
     try:
         pred = registry.get_predictor(predictor)
@@ -1464,9 +1464,9 @@ def run_discovery(model_path: str | os.PathLike, *, predictor="rooms", n: int | 
     Parameters
     ----------
     model_path : path
-        Generator file (:func:`engine.models.load_generator`).
+        Generator file (:func:`strata.engine.core.models.load_generator`).
     predictor : str or predictor
-        A registered name (:mod:`engine.predictors`) or an object.
+        A registered name (:mod:`strata.engine.rooms.predictor`) or an object.
     n : int or None
         Annotation samples; None uses whatever ``annotations.npz`` holds
         (e.g. a merged sharded run). If the file exists it must match
@@ -1499,8 +1499,8 @@ def run_discovery(model_path: str | os.PathLike, *, predictor="rooms", n: int | 
         semantic: name, declared and found level, layers, accuracy, dS_all,
         range_stability, level_stability; the last two None when not measured).
     """
-    from .device import resolve_device
-    from .models import load_generator
+    from strata.engine.core.device import resolve_device
+    from strata.engine.core.models import load_generator
 
     t_start = time.perf_counter()
     out = Path(out_dir)

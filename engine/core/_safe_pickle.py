@@ -19,7 +19,7 @@ import pickle
 
 import numpy as np
 
-from .errors import BoundaryError
+from strata.engine.core.errors import BoundaryError
 
 __all__ = ["safe_load_npy"]
 

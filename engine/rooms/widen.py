@@ -25,9 +25,9 @@ from pathlib import Path
 
 import torch
 
-from .atomic import atomic_write_bytes
-from .errors import StrataError
-from .train import TrainConfig, _save_checkpoint, build_state, read_checkpoint
+from strata.engine.core.atomic import atomic_write_bytes
+from strata.engine.core.errors import StrataError
+from strata.engine.rooms.train import TrainConfig, _save_checkpoint, build_state, read_checkpoint
 
 __all__ = ["widen_run", "widen_state_dict"]
 

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .wplus import WPlusMixin
+from strata.engine.core.wplus import WPlusMixin
 
 __all__ = ["StyleGAN2Config", "StyleGAN2Generator", "infer_config2"]
 
@@ -228,7 +228,7 @@ class _ConstInput(nn.Module):
 
 
 class StyleGAN2Generator(WPlusMixin, nn.Module):
-    """StyleGAN2 generator in the rosinality layout; fills :class:`engine.protocol.Generator`."""
+    """StyleGAN2 generator in the rosinality layout; fills :class:`strata.engine.core.protocol.Generator`."""
 
     architecture = "stylegan2"
 
@@ -254,7 +254,7 @@ class StyleGAN2Generator(WPlusMixin, nn.Module):
         self.register_buffer("latent_avg", torch.zeros(wd))
         self.randomize_noise = False  # editing keeps the stored noise
 
-    # The small protocol shared with other architectures (see engine.protocol).
+    # The small protocol shared with other architectures (see strata.engine.core.protocol).
     @property
     def layer_resolutions(self) -> tuple[int, ...]:
         # Entry j >= 1 is named by the conv it drives; the last by its to-RGB.

@@ -26,7 +26,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .errors import StrataError
+from strata.engine.core.errors import StrataError
 
 __all__ = ["kid", "evaluate_generator", "report_markdown"]
 
@@ -64,10 +64,10 @@ def evaluate_generator(model_path: str | Path, *, predictor="rooms", n: int = 20
                        grid_path: str | Path | None = None,
                        progress: Progress | None = None,
                        should_stop: Callable[[], bool] | None = None) -> dict:
-    from .models import load_generator
-    from .predictors import get_predictor
-    from .rooms import sample_rooms
-    from .train import image_grid
+    from strata.engine.core.models import load_generator
+    from strata.engine.rooms.predictor import get_predictor
+    from strata.engine.rooms.world import sample_rooms
+    from strata.engine.rooms.train import image_grid
 
     model = load_generator(model_path, device)
     g = model.generator
@@ -149,7 +149,7 @@ def evaluate_generator(model_path: str | Path, *, predictor="rooms", n: int = 20
     result["seconds"] = round(time.perf_counter() - t0, 1)
     if grid_path is not None:
         from PIL import Image
-        from .atomic import atomic_write_bytes
+        from strata.engine.core.atomic import atomic_write_bytes
         import io
         z = torch.from_numpy(np.random.RandomState(seed + 2).randn(16, g.z_dim).astype(np.float32)).to(dev)
         with torch.inference_mode():
