@@ -21,7 +21,7 @@ from strata.engine.core.device import describe, resolve_device
 from strata.engine.core.edits import apply_edits
 from strata.engine.core.errors import StrataError
 from strata.engine.core.models import LoadedModel, load_generator
-from strata.engine.core.scene import Scene
+from strata.engine.core.scene import Scene, code_mismatch
 
 __all__ = ["ModelInfo", "RenderRequest", "RenderResult", "Renderer", "to_uint8"]
 
@@ -114,22 +114,17 @@ class Renderer:
     def base_wp(self, scene: Scene) -> torch.Tensor:
         g = self._model.generator
         code = scene.code
+        problem = code_mismatch(code, z_dim=g.z_dim, w_dim=g.w_dim, num_layers=g.num_layers)
+        if problem:
+            raise StrataError(problem)
         if code.space == "wp":
-            if tuple(code.array.shape[1:]) != (g.num_layers, g.w_dim):
-                raise StrataError(f"the wp code has shape {list(code.array.shape)}, "
-                                  f"this model takes [1, {g.num_layers}, {g.w_dim}]")
             # A wp code is used as given: it was truncated (or not) when it was made.
             return torch.from_numpy(code.array.copy()).to(self.device)
         if self._w_key != code.key():
             if code.space == "z":
-                z = code.z(g.z_dim)
-                if z.shape[1] != g.z_dim:
-                    raise StrataError(f"the z code has {z.shape[1]} dims, this model takes {g.z_dim}")
-                w = g.mapping(torch.from_numpy(np.array(z)).to(self.device))
+                w = g.mapping(torch.from_numpy(np.array(code.z(g.z_dim))).to(self.device))
                 self.mapping_runs += 1
             else:
-                if code.array.shape[1] != g.w_dim:
-                    raise StrataError(f"the w code has {code.array.shape[1]} dims, this model takes {g.w_dim}")
                 w = torch.from_numpy(code.array.copy()).to(self.device)
             self._w_key, self._w = code.key(), w
         return g.truncate(self._w, scene.psi)

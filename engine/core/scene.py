@@ -256,6 +256,25 @@ def read_recipe(path: str | Path) -> Scene:
     return Scene.from_dict(data, source=str(path))
 
 
+def code_shape(space: str, *, z_dim: int, w_dim: int, num_layers: int) -> tuple[int, ...]:
+    """The array shape of a code in ``space`` for a model with these dimensions."""
+    return {"z": (1, z_dim), "w": (1, w_dim), "wp": (1, num_layers, w_dim)}[space]
+
+
+def code_mismatch(code: Code, *, z_dim: int, w_dim: int, num_layers: int) -> str | None:
+    """Why ``code`` does not fit a model with these dimensions, or ``None`` where it fits.
+
+    The one check of a code's shape against a model: the renderer, the ``.npy``
+    import and the editor all ask it, so they agree on what fits.
+    """
+    if code.seed is not None:
+        return None  # a seed draws z at the model's own size
+    want = code_shape(code.space, z_dim=z_dim, w_dim=w_dim, num_layers=num_layers)
+    if tuple(code.array.shape) == want:
+        return None
+    return f"the {code.space} code has shape {list(code.array.shape)}, this model takes {list(want)}"
+
+
 def load_code_npy(path: str | Path, *, z_dim: int, w_dim: int, num_layers: int,
                   space: str | None = None) -> Code:
     """A code from ``.npy``: ``[1, z_dim]`` is z, ``[1, w_dim]`` is w, ``[1, L, w_dim]`` is wp.
@@ -274,20 +293,19 @@ def load_code_npy(path: str | Path, *, z_dim: int, w_dim: int, num_layers: int,
     shape = list(arr.shape)
     if arr.ndim == 1:
         arr = arr[None]
-    fits = {"wp": arr.ndim == 3 and arr.shape == (1, num_layers, w_dim),
-            "z": arr.ndim == 2 and arr.shape == (1, z_dim),
-            "w": arr.ndim == 2 and arr.shape == (1, w_dim)}
+    dims = dict(z_dim=z_dim, w_dim=w_dim, num_layers=num_layers)
+    fits = {s: arr.shape == code_shape(s, **dims) for s in SPACES}
     if space is not None:
         if space not in fits:
             raise RecipeError(f"{path}: code space must be z, w or wp, not {space!r}")
         if not fits[space]:
-            want = {"z": f"[1, {z_dim}]", "w": f"[1, {w_dim}]", "wp": f"[1, {num_layers}, {w_dim}]"}[space]
-            raise RecipeError(f"{path}: code has shape {shape}; a {space} code for this model is {want}")
+            raise RecipeError(f"{path}: code has shape {shape}; a {space} code for this model is "
+                              f"{list(code_shape(space, **dims))}")
     else:
         space = next((k for k in ("wp", "z", "w") if fits[k]), None)
     if space is None:
-        raise RecipeError(f"{path}: code has shape {shape}; this model takes [1, {z_dim}] (z), "
-                          f"[1, {w_dim}] (w) or [1, {num_layers}, {w_dim}] (wp)")
+        raise RecipeError(f"{path}: code has shape {shape}; this model takes "
+                          + ", ".join(f"{list(code_shape(s, **dims))} ({s})" for s in ("z", "w", "wp")))
     try:
         return Code(space, None, arr.astype(np.float32))
     except ValueError as exc:
