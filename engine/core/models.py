@@ -52,10 +52,6 @@ class LoadedModel:
     description: str = ""
     meta: dict = field(default_factory=dict)
 
-    @property
-    def short_fingerprint(self) -> str:
-        return self.fingerprint[:12]
-
 
 _FINGERPRINTS: dict[tuple, str] = {}
 
