@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "fixtures"
+from tests._reference import SHARED_FIXTURES as SHARED
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -8,10 +8,7 @@ from PIL import Image
 
 from strata.app.cli import main, parse_edit
 from strata.engine.core.scene import read_recipe
-
-
-def higan_pixels(image_nchw):
-    return np.clip((image_nchw + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+from tests._reference import higan_pixels
 
 
 @pytest.mark.parametrize("name", ["stylegan_tiny32", "stylegan_tiny32_fused"])

@@ -14,9 +14,9 @@ import pytest
 
 from strata.engine.core._safe_pickle import safe_load_npy
 from strata.engine.core.errors import BoundaryError
+from tests._reference import SHARED_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
-BEDROOM = FIXTURES / "higan_boundaries" / "stylegan_bedroom"
+BEDROOM = SHARED_FIXTURES / "higan_boundaries" / "stylegan_bedroom"
 
 
 def _npy_bytes(header: dict, payload: bytes) -> bytes:

@@ -4,7 +4,6 @@ that code's outputs; the editor's machinery (edits, recipes, save) works on them
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 import pytest
@@ -14,14 +13,9 @@ from PIL import Image
 from strata.app.cli import main
 from strata.engine.core.errors import ModelLoadError
 from strata.engine.core.models import load_generator, save_generator
+from tests._reference import close, higan_pixels
 
 NAME = "stylegan2_rosinality_tiny32"
-
-
-def close(got, expected) -> bool:
-    got, expected = np.asarray(got), np.asarray(expected)
-    assert got.shape == expected.shape
-    return np.abs(got - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
 
 
 @pytest.fixture
@@ -30,9 +24,8 @@ def base(fixtures_dir):
 
 
 @pytest.fixture
-def fixture(base):
-    model = load_generator(f"{base}.pt", device="cpu")
-    return model.generator, np.load(f"{base}_expected.npz"), json.loads(base.with_suffix(".json").read_text())
+def fixture(reference):
+    return reference(f"rosinality_stylegan2/{NAME}", ".pt")
 
 
 def test_configuration_is_inferred_from_keys_and_shapes(fixture):
@@ -130,7 +123,7 @@ def test_render_cli_reproduces_the_port_and_edits(base, tmp_path):
     np.save(tmp_path / "wp.npy", e["wp_layerwise"][:1])
     out = tmp_path / "out.png"
     assert main(["render", "-m", f"{base}.pt", "--latent", str(tmp_path / "wp.npy"), "-o", str(out)]) == 0
-    expected = np.clip((e["image_layerwise"][0] + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    expected = higan_pixels(e["image_layerwise"][:1])[0]
     got = np.asarray(Image.open(out).convert("RGB"))
     assert np.abs(got.astype(int) - expected).max() <= 1
     # A boundary edit on the colour layers changes the image and is kept in the recipe.

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
-from strata.engine.core.models import load_generator
 from strata.engine.core.render import to_uint8
+from tests._reference import close, higan_pixels
 
 NAMES = ["stylegan_tiny32", "stylegan_tiny32_fused"]
 
 
-def close(got, expected) -> bool:
-    got, expected = np.asarray(got), np.asarray(expected)
-    assert got.shape == expected.shape
-    return np.abs(got - expected).max() <= 1e-4 * max(1.0, np.abs(expected).max())
-
-
 @pytest.fixture(params=NAMES)
-def fixture(request, fixtures_dir):
-    base = fixtures_dir / "genforce_stylegan" / request.param
-    model = load_generator(base.with_suffix(".pth"), device="cpu")
-    meta = json.loads(base.with_suffix(".json").read_text())
-    return model.generator, np.load(f"{base}_expected.npz"), meta
+def fixture(request, reference):
+    return reference(f"genforce_stylegan/{request.param}", ".pth")
 
 
 def test_configuration_is_inferred_from_keys_and_shapes(fixture):
@@ -60,7 +49,7 @@ def test_synthesis_from_wp(fixture, which):
     assert close(img, e["image" + which])
     # And pixels as HiGAN converts them: identical uint8 but for rounding at .5 boundaries.
     ours = to_uint8(img)
-    theirs = np.clip((e["image" + which] + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    theirs = higan_pixels(e["image" + which])
     assert np.abs(ours.astype(int) - theirs).max() <= 1
     assert (ours == theirs).mean() > 0.99
 
