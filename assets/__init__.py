@@ -1,7 +1,7 @@
 """Files that ship with Strata: the default model, its boundaries, the predictor.
 
-``default.json`` names the default model and its boundary folder, so that a
-trained model can replace the placeholder without code changes.
+``default.json`` names the default model, its boundary folder and its title, so
+that another model can become the default without code changes.
 """
 
 from __future__ import annotations
