@@ -221,10 +221,12 @@ class Boundary:
     def check_compatible(self, *, w_dim: int, num_layers: int, source: str = "") -> None:
         """Raise :class:`BoundaryError` unless the boundary's directions fit a model.
 
-        The default ``layers`` are not checked: an edit chooses its own range
-        (validated by :func:`strata.engine.core.edits.apply_edits`), and
-        :meth:`strata.engine.core.edits.Edit.with_default_layers` clips the default to the
-        model.
+        This is the one boundary-to-model check; an edit adds its layer range
+        to it in :meth:`strata.engine.core.edits.Edit.check_fits`, which
+        :func:`strata.engine.core.edits.apply_edits` runs on every edit. The
+        default ``layers`` are not checked: an edit chooses its own range, and
+        :meth:`strata.engine.core.edits.Edit.with_default_layers` clips the
+        default to the model.
 
         Parameters
         ----------

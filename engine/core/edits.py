@@ -70,6 +70,34 @@ class Edit:
         first, last = boundary.layers
         return cls(boundary, strength, (min(first, top), min(last, top)))
 
+    def check_fits(self, *, w_dim: int, num_layers: int) -> None:
+        """Raise unless this edit can move a code of a model with ``w_dim`` and ``num_layers``.
+
+        The one compatibility check of an edit against a model: the boundary's
+        directions (:meth:`Boundary.check_compatible`), then the layer range.
+
+        Raises
+        ------
+        BoundaryError
+            The boundary's dimension or number of per-layer directions differs.
+        ValueError
+            The edit's layers go past the model's last layer.
+        """
+        b = self.boundary
+        b.check_compatible(w_dim=w_dim, num_layers=num_layers, source=b.name)
+        first, last = self.layers
+        if last >= num_layers:
+            raise ValueError(f"edit on {b.name!r}: layers {first}-{last} are outside the model's "
+                             f"layers 0-{num_layers - 1}")
+
+    def fits(self, *, w_dim: int, num_layers: int) -> bool:
+        """True when :meth:`check_fits` would pass."""
+        try:
+            self.check_fits(w_dim=w_dim, num_layers=num_layers)
+        except (BoundaryError, ValueError):
+            return False
+        return True
+
     def to_dict(self) -> dict:
         """JSON-able record; the boundary is referred to by name and fingerprint."""
         return {
@@ -178,19 +206,13 @@ def apply_edits(wp: torch.Tensor, edits: Sequence[Edit], *, truncation_psi: floa
     # and one add keep the result independent of the order of the edits.
     delta = np.zeros((num_layers, w_dim), dtype=np.float64)
     for edit in edits:
-        b = edit.boundary
-        first, last = edit.layers
-        if b.w_dim != w_dim:
-            raise BoundaryError(f"boundary {b.name!r} has dimension {b.w_dim} but the model's "
-                                f"W space has {w_dim}")
-        if b.layerwise and b.vector.shape[0] != num_layers:
-            raise BoundaryError(f"boundary {b.name!r} has {b.vector.shape[0]} per-layer directions "
-                                f"but the model has {num_layers} layers")
-        if last >= num_layers:
-            raise ValueError(f"edit on {b.name!r}: layers {first}-{last} are outside the model's "
-                             f"layers 0-{num_layers - 1}")
+        # Every edit, even at strength 0: a row that does not fit the model is an error
+        # whether or not it moves the code yet.
+        edit.check_fits(w_dim=w_dim, num_layers=num_layers)
         if edit.strength == 0.0:
             continue
+        b = edit.boundary
+        first, last = edit.layers
         rows = slice(first, last + 1)
         direction = b.vector[rows] if b.layerwise else b.vector[None, :]
         delta[rows] += edit.strength * scale[rows, None] * direction.astype(np.float64)

@@ -138,9 +138,9 @@ class Renderer:
         g = self._model.generator
         with torch.inference_mode():
             wp = self.base_wp(scene)
-            for e in scene.edits:
-                e.boundary.check_compatible(w_dim=g.w_dim, num_layers=g.num_layers, source=e.boundary.name)
-            wp = apply_edits(wp, scene.active_edits, truncation_psi=scene.psi,
+            # All edits, not only the active ones: apply_edits checks each against the model
+            # (once per frame) and skips those at strength 0.
+            wp = apply_edits(wp, scene.edits, truncation_psi=scene.psi,
                              truncation_layers=g.truncation_layers)
             image = to_uint8(g.synthesize(wp))[0]
         return image, wp.float().cpu().numpy()

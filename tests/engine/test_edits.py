@@ -125,6 +125,22 @@ def test_wrong_dimension_names_both(wp):
         apply_edits(wp, [Edit(lw, 1.0, (0, 1))])
 
 
+def test_an_edit_at_strength_zero_that_does_not_fit_is_still_refused(wp, wood):
+    # A row the user has not moved yet must not hide that its boundary belongs to another model.
+    wide = Boundary("wide", _unit(4, 512))
+    with pytest.raises(BoundaryError, match="wide: boundary has dimension 512"):
+        apply_edits(wp, [Edit(wood, 1.0, (0, 1)), Edit(wide, 0.0, (0, 1))])
+
+
+def test_fits_tells_which_edits_a_model_takes(wood):
+    assert Edit(wood, 1.0, (0, L - 1)).fits(w_dim=D, num_layers=L)
+    assert not Edit(wood, 1.0, (0, L)).fits(w_dim=D, num_layers=L)  # past the last layer
+    assert not Edit(wood, 1.0, (0, 1)).fits(w_dim=D + 1, num_layers=L)
+    lw = Boundary("lw", _unit(4, L, D))
+    assert Edit(lw, 1.0, (0, 1)).fits(w_dim=D, num_layers=L)
+    assert not Edit(lw, 1.0, (0, 1)).fits(w_dim=D, num_layers=L + 2)
+
+
 def test_wp_shape_and_dtype_checked(wp, wood):
     with pytest.raises(ValueError, match=r"\[N, num_layers, w_dim\]"):
         apply_edits(wp[0], [Edit(wood, 1.0, (0, 1))])

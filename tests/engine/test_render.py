@@ -75,6 +75,19 @@ def test_request_errors_come_back_in_the_result(renderer, tiny_model, tmp_path):
     assert res.ok and res.image.shape == (16, 16, 3) and res.model.num_layers == 6
 
 
+def test_a_frame_checks_each_edit_against_the_model_once(renderer, tiny_model, monkeypatch):
+    calls = []
+    check = Boundary.check_compatible
+    monkeypatch.setattr(Boundary, "check_compatible", lambda self, **kw: (calls.append(self.name), check(self, **kw)))
+    s = scene_for(tiny_model, edits=(Edit(boundary("wood", 1), 1.0, (0, 1)), Edit(boundary("view", 2), 0.0, (0, 1))))
+    assert renderer(RenderRequest(1, str(tiny_model), s)).ok
+    assert sorted(calls) == ["view", "wood"]
+    # A row at strength 0 that does not fit is refused too, named as the window has always shown it.
+    s = s.with_(edits=(Edit(Boundary("wide", np.ones(64)), 0.0, (0, 1)),))
+    res = renderer(RenderRequest(2, str(tiny_model), s))
+    assert res.error == "wide: boundary has dimension 64 but the model's W space has 16"
+
+
 def test_png_recipe_round_trip_restores_scene_and_pixels(renderer, tiny_model, tmp_path):
     s = scene_for(tiny_model, code=Code.from_seed(11), psi=0.8,
                   edits=(Edit(boundary("wood", 1), -2.5, (2, 5)), Edit(boundary("view", 2, level="layout"), 0.0, (0, 1))))
