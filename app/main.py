@@ -66,7 +66,7 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
         win.firstFrame.connect(shoot)
 
         def first_failed(result) -> None:
-            if not result.ok and not win._had_frame:
+            if not result.ok and win.editor.last is None:
                 print(f"strata: error: {result.error.splitlines()[0]}", file=sys.stderr)
                 app.exit(1)
         win.engine.resultReady.connect(first_failed)

@@ -1,44 +1,33 @@
-"""The main window: wires the widgets to the engine adapter, and nothing more.
+"""The main window: wires the widgets to the editor and the engine adapter, and nothing more.
 
-State lives in one value, :class:`EditorState` (model path + scene), kept in
-a :class:`~app.history.History` for undo/redo. Every user change makes a new
-state, pushes it, updates the widgets (signals blocked) and asks the engine
-for a frame; the engine answers on its own thread, and the newest frame wins.
+The editing rules live in :class:`~strata.app.editor.Editor` (no Qt): every
+user change becomes a call there, then the window pushes the present state
+into the widgets (signals blocked) and asks the engine for a frame; the
+engine answers on its own thread, the newest frame wins, and
+:meth:`Editor.take_result` says what to show.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import qtawesome as qta
 from PySide6 import QtCore, QtGui, QtWidgets
+from superqt.utils import qdebounced
 
 from strata.engine.core.atomic import atomic_write_bytes
-from strata.engine.core.boundary import LEVELS, Boundary, load_boundaries
-from strata.engine.core.edits import Edit
+from strata.engine.core.boundary import Boundary
 from strata.engine.core.errors import StrataError
-from strata.engine.core.render import ModelInfo, RenderResult
-from strata.engine.core.scene import (Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe,
-                          save_wp_npy, write_recipe_json)
+from strata.engine.core.render import RenderResult
+from strata.engine.core.scene import png_bytes_with_recipe, save_wp_npy, write_recipe_json
 from strata.engine.core.strip import DEFAULT_STRENGTHS, StripResult, save_strip
 from strata.widgets import PreviewStrip, SceneView, SeedBox, SemanticPanel, TruncationBox
 
+from . import files
+from .editor import Editor, EditorState, Reaction, heat_map, panel_rows
 from .engine_adapter import EngineAdapter
-from .history import History
-from .resolve import find_model
 
-MODEL_SUFFIXES = {".pth", ".pt", ".ckpt"}
-RECIPE_SUFFIXES = {".png", ".json"}
-BOUNDARY_SUFFIXES = {".npy", ".npz"}
-MAX_RECENT = 10
-
-
-@dataclass(frozen=True, eq=False)
-class EditorState:
-    model_path: str
-    scene: Scene
+__all__ = ["MainWindow", "EditorState"]
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -47,27 +36,18 @@ class MainWindow(QtWidgets.QMainWindow):
     def __init__(self, model_path: str | Path, boundaries: list[Boundary] | None = None, *,
                  title: str = "", device: str | None = None, settings: QtCore.QSettings | None = None):
         super().__init__()
-        self.settings = settings or QtCore.QSettings("Strata", "Strata")
+        self.settings = settings or QtCore.QSettings(str(files.settings_path()), QtCore.QSettings.IniFormat)
         self.engine = EngineAdapter(device, self)
         self.engine.resultReady.connect(self._on_result)
+        self.editor = Editor(model_path, boundaries or [])
         self._model_title = title
-        self._info: ModelInfo | None = None
-        self._pending_boundaries: list[Boundary] = list(boundaries or [])
-        self._wp: np.ndarray | None = None
-        self._save_path: Path | None = None
-        self._had_frame = False
-        self._last_ok: EditorState | None = None  # what the last good frame showed
-        self._last_info: ModelInfo | None = None  # the model of that frame
-        self._first_model = True
-        self._refitting = False
+        self._strip_result: StripResult | None = None  # the last preview strip, whole, for Export
         self._discover = None
-        self.history: History[EditorState] = History(
-            EditorState(str(Path(model_path).resolve()), Scene(psi=0.7)))
 
         self._build_ui()
         self._build_actions()
         self.setAcceptDrops(True)
-        # A focused spin box would take Ctrl+Z for its own text; the editor's undo must win.
+        # A focused number field would take Ctrl+Z for its own text; the editor's undo must win.
         QtWidgets.QApplication.instance().installEventFilter(self)
         self.resize(1280, 760)
         geo = self.settings.value("window/geometry")
@@ -129,14 +109,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.psi_box.psiChanged.connect(self._on_psi)
         self.panel.rowChanged.connect(self._on_row_changed)
         self.panel.rowReset.connect(self._on_row_reset)
-        self.panel.rowSelected.connect(lambda i: self._schedule_strip(0))
+        self.panel.rowSelected.connect(lambda i: self._request_strip())  # a new row's strip at once
         self.strip.strengthPicked.connect(self._on_strip_pick)
         self.strip.exportRequested.connect(self.export_strip_dialog)
         self.engine.stripReady.connect(self._on_strip)
         # A strip costs several frames: refresh it once the hand rests, not on every move.
-        self._strip_timer = QtCore.QTimer(self)
-        self._strip_timer.setSingleShot(True)
-        self._strip_timer.timeout.connect(self._request_strip)
+        self._refresh_strip = qdebounced(self._request_strip, timeout=300, parent=self)
 
     def _build_actions(self) -> None:
         menu = self.menuBar()
@@ -180,35 +158,31 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ state
 
     @property
-    def state(self) -> EditorState:
-        return self.history.present
+    def history(self):
+        return self.editor.history
 
     @property
-    def scene(self) -> Scene:
-        return self.state.scene
+    def state(self) -> EditorState:
+        return self.editor.state
 
-    def _commit(self, state: EditorState, *, merge_key=None, render=True) -> None:
-        self.history.push(state, merge_key=merge_key)
+    @property
+    def scene(self):
+        return self.editor.scene
+
+    def _changed(self) -> None:
+        """After any change of the present state: undo actions follow, a frame is asked for."""
         self._sync_undo_actions()
-        if render:
-            self._request()
-
-    def _set_scene(self, scene: Scene, *, merge_key=None) -> None:
-        self._commit(EditorState(self.state.model_path, scene), merge_key=merge_key)
+        self._request()
 
     def _request(self) -> None:
         self.engine.request(self.state.model_path, self.scene)
-        self._schedule_strip()
+        self._refresh_strip()
 
     # ------------------------------------------------------------------ preview strip
 
-    def _schedule_strip(self, delay_ms: int = 300) -> None:
-        if self.panel.selected_row() is not None:
-            self._strip_timer.start(delay_ms)
-
     def _request_strip(self) -> None:
         row = self.panel.selected_row()
-        if row is None or row >= len(self.scene.edits) or self._info is None:
+        if row is None or row >= len(self.scene.edits) or self.editor.model is None:
             return
         self.strip.set_title(f"Preview: {self.scene.edits[row].boundary.name} at strengths "
                              f"{DEFAULT_STRENGTHS[0]:+g} … {DEFAULT_STRENGTHS[-1]:+g}")
@@ -226,15 +200,14 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_strip_pick(self, strength: float) -> None:
         row = self.panel.selected_row()
-        if row is None or row >= len(self.scene.edits):
-            return
-        self._set_scene(self.scene.with_edit(row, strength=strength))
-        self._sync_widgets()
-        self.strip.set_current(strength)
+        if row is not None and self.editor.pick_strength(row, strength):
+            self._changed()
+            self._sync_widgets()
+            self.strip.set_current(strength)
 
     def export_strip(self, path: str | Path) -> bool:
-        res = getattr(self, "_strip_result", None)
-        if res is None or res.images is None:
+        res = self._strip_result
+        if res is None:
             self._show_error("no preview strip yet: select a row first")
             return False
         try:
@@ -263,183 +236,86 @@ class MainWindow(QtWidgets.QMainWindow):
         if scene.code.seed is not None:
             self.seed_box.set_seed(scene.code.seed)
         self.psi_box.set_psi(scene.psi)
-        if self.panel.row_count() != len(scene.edits) or [self.panel.row(i).name for i in range(
-                self.panel.row_count())] != [e.boundary.name for e in scene.edits]:
+        shown = [self.panel.row(i).name for i in range(self.panel.row_count())]
+        if shown != [e.boundary.name for e in scene.edits]:
             self._rebuild_rows()
         else:
             for i, e in enumerate(scene.edits):
                 self.panel.set_row_values(i, e.strength, e.layers)
 
     def _rebuild_rows(self) -> None:
-        rows = []
-        n = self._info.num_layers if self._info else 1
-        for e in self.scene.edits:
-            b = e.boundary
-            default = b.layers if b.layers is not None else (0, n - 1)
-            default = (min(default[0], n - 1), min(default[1], n - 1))
-            acc = f", validation accuracy {b.accuracy:.1%}" if b.accuracy is not None else ""
-            rows.append({"name": b.name, "level": b.level, "strength": e.strength, "layers": e.layers,
-                         "default_layers": default, "provenance": (b.provenance or "") + acc})
-        self.panel.set_rows(rows)
-        heat = [e.boundary.extra.get("dS") for e in self.scene.edits]
-        if heat and all(h is not None and len(h) == n for h in heat):
-            self.panel.set_heat(np.asarray(heat, dtype=float))
-        else:
-            self.panel.set_heat(None)
+        self.panel.set_rows(panel_rows(self.scene, self.editor.num_layers))
+        self.panel.set_heat(heat_map(self.scene, self.editor.num_layers))
 
     # ------------------------------------------------------------------ user changes
 
     def _on_seed(self, seed: int) -> None:
-        self._set_scene(self.scene.with_(code=Code.from_seed(seed)), merge_key="seed")
+        if self.editor.set_seed(seed):
+            self._changed()
 
     def _on_psi(self, psi: float) -> None:
-        self._set_scene(self.scene.with_(psi=psi), merge_key="psi")
+        if self.editor.set_psi(psi):
+            self._changed()
 
     def _on_row_changed(self, index: int, values: dict) -> None:
-        if index >= len(self.scene.edits):
-            return
-        self._set_scene(self.scene.with_edit(index, strength=float(values["strength"]),
-                                             layers=tuple(values["layers"])), merge_key=("row", index))
+        if self.editor.set_row(index, float(values["strength"]), values["layers"]):
+            self._changed()
 
     def _on_row_reset(self, index: int) -> None:
-        row = self.panel.row(index)
-        self._set_scene(self.scene.with_edit(index, strength=0.0, layers=row.default_layers))
+        if self.editor.reset_row(index):
+            self._changed()
         self._sync_widgets()
 
     def reset_all(self) -> None:
-        if not self.scene.edits:
-            return
-        edits = []
-        for i, e in enumerate(self.scene.edits):
-            edits.append(Edit(e.boundary, 0.0, self.panel.row(i).default_layers))
-        self._set_scene(self.scene.with_(edits=tuple(edits)))
+        if self.editor.reset_all():
+            self._changed()
         self._sync_widgets()
 
     def undo(self) -> None:
-        if self.history.undo() is not None:
+        if self.editor.undo():
             self._after_history_move()
 
     def redo(self) -> None:
-        if self.history.redo() is not None:
+        if self.editor.redo():
             self._after_history_move()
 
     def _after_history_move(self) -> None:
-        self._sync_undo_actions()
+        self._changed()
         self._sync_widgets()
         self._update_title()
-        self._request()
 
     # ------------------------------------------------------------------ engine results
 
     def _on_result(self, result: RenderResult) -> None:
-        if not result.ok:
-            self._recover(result)
-            return
-        if result.request.model_path != self.state.model_path:
-            return  # a frame of a model the editor has since left; the newer request is queued
-        info = result.model
-        model_changed = self._info is None or info.path != self._info.path
-        self._info = info
-        self._last_info = info
-        self._wp = result.wp
-        self._refitting = False
-        self._last_ok = EditorState(result.request.model_path, result.request.scene)
-        self.view.set_message("")
-        self.view.set_image(result.image)
-        self.status_time.setText(f"{result.seconds * 1000:.0f} ms / frame")
-        self.status_device.setText(info.device)
-        if model_changed:
-            self._on_model_ready(info)
-        if not self._had_frame:
-            self._had_frame = True
-            self.firstFrame.emit()
-
-    def _on_model_ready(self, info: ModelInfo) -> None:
-        """A model just loaded: fit the panel to it and adopt its code, psi and boundaries."""
-        self.panel.set_num_layers(info.num_layers)
-        self.panel.set_layer_resolutions(list(info.layer_resolutions))
-        scene = self.scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
-        if not self.history.can_undo() and self._first_model:
-            scene = scene.with_(psi=info.default_psi)  # a fresh start uses the model's own truncation
-        self._first_model = False
-        kept = tuple(e for e in scene.edits if e.boundary.w_dim == info.w_dim
-                     and e.layers[1] < info.num_layers
-                     and (not e.boundary.layerwise or e.boundary.vector.shape[0] == info.num_layers))
-        dropped = len(scene.edits) - len(kept)
-        scene = scene.with_(edits=kept)
-        if self._pending_boundaries:
-            scene, msgs = self._with_boundaries(scene, self._pending_boundaries, info)
-            self._pending_boundaries = []
-            for m in msgs:
-                self.statusBar().showMessage(m, 8000)
-        self.history.replace(EditorState(self.state.model_path, scene))
-        self._sync_widgets()
-        self._rebuild_rows()
-        self._update_title()
-        if dropped:
-            self.statusBar().showMessage(f"{dropped} boundary row(s) do not fit {info.name} and were removed", 8000)
-        self._request()
-
-    def _with_boundaries(self, scene: Scene, boundaries: list[Boundary], info: ModelInfo) -> tuple[Scene, list[str]]:
-        edits, msgs = list(scene.edits), []
-        have = {e.boundary.fingerprint for e in edits}
-        order = {lvl: i for i, lvl in enumerate(LEVELS)}  # coarse to fine, as the hierarchy reads
-        for b in sorted(boundaries, key=lambda b: (order.get(b.level, len(order)), b.name)):
-            try:
-                b.check_compatible(w_dim=info.w_dim, num_layers=info.num_layers)
-            except StrataError as exc:
-                msgs.append(str(exc))
-                continue
-            if b.fingerprint in have:
-                continue
-            have.add(b.fingerprint)
-            new = Edit.with_default_layers(b, 0.0, num_layers=info.num_layers)
-            same = [i for i, e in enumerate(edits) if e.boundary.name == b.name]
-            if same:  # a re-fitted boundary of that name supersedes the old row, keeping its strength
-                edits[same[0]] = Edit(b, edits[same[0]].strength, new.layers)
-            else:
-                edits.append(new)
-        if len(msgs) > 1:  # one line in the status bar, not the last of many
-            msgs = [f"{len(msgs)} boundaries do not fit {info.name} and were not added; {msgs[0]}"]
-        return scene.with_(edits=tuple(edits)), msgs
-
-    def _recover(self, result: RenderResult) -> None:
-        """A request failed: go back to the last state that rendered, keeping the edits."""
-        failed = result.request
-        switching = (self._last_ok is not None and failed.model_path != self._last_ok.model_path
-                     and failed.model_path == self.state.model_path)
-        info = result.model
-        if switching and info is not None and info.path == failed.model_path \
-                and self._code_fits(self.scene.code, info) and not self._refitting:
-            # The new model opened, but some rows do not fit it: keep the model, drop those rows.
-            # Once only: if the fitted scene fails too, it is an error like any other.
-            self._refitting = True
-            self._info = info
-            self._on_model_ready(info)
-            return
-        self._refitting = False
-        if switching:
-            # The model did not open (or its code does not fit): stay on the old one with every edit.
-            self._show_error(result.error)
-            self.history.replace(EditorState(self._last_ok.model_path, self.scene.with_(
-                model=self._last_ok.scene.model)))
+        r: Reaction = self.editor.take_result(result)
+        if r.frame:
+            last = self.editor.last
+            self.view.set_message("")
+            self.view.set_image(last.image)
+            self.status_time.setText(f"{last.seconds * 1000:.0f} ms / frame")
+            self.status_device.setText(last.model.device)
+        if r.fitted:
+            info = self.editor.model
+            self.panel.set_num_layers(info.num_layers)
+            self.panel.set_layer_resolutions(list(info.layer_resolutions))
+            self._rebuild_rows()
+        if r.fitted or r.restored:
             self._sync_undo_actions()
             self._sync_widgets()
-            self._update_title()
+        for note in r.notes:
+            self.statusBar().showMessage(note, 8000)
+        if r.error:
+            if r.alert:
+                self._show_error(r.error)
+            else:  # a failed frame (e.g. out of memory): once in the status bar, no modal box per frame
+                self.statusBar().showMessage(f"Error: {r.error.splitlines()[0]}", 15000)
+            if self.editor.last is None:
+                self.view.set_message(r.error)
+        self._update_title()
+        if r.render:
             self._request()
-        elif self._last_ok is None:
-            self._show_error(result.error)
-            self.view.set_message(result.error)
-        else:
-            # A frame failed (e.g. out of memory): say so once in the status bar, without a modal box per frame.
-            self.statusBar().showMessage(f"Error: {result.error.splitlines()[0]}", 15000)
-
-    @staticmethod
-    def _code_fits(code: Code, info: ModelInfo) -> bool:
-        if code.seed is not None:
-            return True
-        shape = tuple(code.array.shape[1:])
-        return {"z": (info.z_dim,), "w": (info.w_dim,), "wp": (info.num_layers, info.w_dim)}[code.space] == shape
+        if r.first_frame:
+            self.firstFrame.emit()
 
     def _show_error(self, message: str) -> None:
         first = message.splitlines()[0] if message else "unknown error"
@@ -450,87 +326,49 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ opening
 
     def open_path(self, path: str | Path) -> None:
-        """Open a model, a saved scene (PNG or JSON), or boundaries (file or folder)."""
+        """Open a model, a saved scene (PNG or JSON), boundaries (file or folder) or a code."""
         path = Path(path)
         try:
-            if path.is_dir():
-                self._open_boundaries(path)
-            elif path.suffix.lower() in MODEL_SUFFIXES:
-                self._open_model(path)
-            elif path.suffix.lower() in RECIPE_SUFFIXES:
-                self._open_recipe(path)
-            elif path.suffix.lower() in BOUNDARY_SUFFIXES:
-                if path.suffix.lower() == ".npy" and self._looks_like_code(path):
-                    self._import_code(path)
-                else:
-                    self._open_boundaries(path)
-            else:
-                raise StrataError(f"{path}: Strata opens models (.pth), scenes (.png, .json), "
-                                  "boundaries (.npy, .npz or a folder) and codes (.npy)")
+            kind = files.kind_of(path, code_shape=self.editor.code_shape())
+            {"model": self._open_model, "recipe": self._open_recipe, "boundaries": self._open_boundaries,
+             "code": self._import_code}[kind](path)
         except StrataError as exc:
             self._show_error(str(exc))
             return
         self._add_recent(path)
 
-    def _looks_like_code(self, path: Path) -> bool:
-        """A dropped .npy shaped [1, L, w_dim] is a wp code; anything else is taken for a boundary."""
-        if self._info is None or "boundary" in path.stem:
-            return False
-        try:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        except Exception:
-            return False
-        return arr.shape == (1, self._info.num_layers, self._info.w_dim)
-
     def _open_model(self, path: Path) -> None:
-        if not path.is_file():
-            raise StrataError(f"{path}: no such file")
-        self._commit(EditorState(str(path.resolve()), self.scene))
-        self._save_path = None
+        self.editor.open_model(path)
+        self._changed()
         if self.view.image() is None:
             self.view.set_message("Loading model…")
         self.statusBar().showMessage(f"Opening {path.name}…", 4000)
 
     def _open_recipe(self, path: Path) -> None:
-        scene = read_recipe(path)
-        model = find_model(scene.model, source=str(path), extra=[Path(self.state.model_path)])
-        self._commit(EditorState(str(model.resolve()), scene))
+        self.editor.open_recipe(path)
+        self._changed()
         self._sync_widgets()
         self._update_title()
-        self._save_path = path if path.suffix.lower() == ".png" else None
 
     def _open_boundaries(self, path: Path) -> None:
-        boundaries, errors = load_boundaries(path)
-        for e in errors:
-            self.statusBar().showMessage(e, 8000)
-        if not boundaries:
-            raise StrataError(errors[0] if errors else f"{path}: no boundaries found")
-        if self._info is None:
-            self._pending_boundaries += boundaries
-            return
-        before = len(self.scene.edits)
-        scene, msgs = self._with_boundaries(self.scene, boundaries, self._info)
-        if msgs and len(scene.edits) == before:
-            raise StrataError(msgs[0])
-        for m in msgs:
-            self.statusBar().showMessage(m, 8000)
-        self._set_scene(scene)
+        added, notes = self.editor.open_boundaries(path)
+        for note in notes:
+            self.statusBar().showMessage(note, 8000)
+        if added is None:
+            return  # they wait for the model to load
+        self._changed()
         self._rebuild_rows()
-        self.statusBar().showMessage(f"Loaded {len(scene.edits) - before} boundary(ies) from {path.name}", 5000)
+        self.statusBar().showMessage(f"Loaded {added} boundary(ies) from {path.name}", 5000)
 
     def _import_code(self, path: Path) -> None:
-        if self._info is None:
-            raise StrataError("open a model before importing a code")
-        i = self._info
-        code = load_code_npy(path, z_dim=i.z_dim, w_dim=i.w_dim, num_layers=i.num_layers)
-        if code.space == "z" and i.z_dim == i.w_dim:
-            # A [1, dim] array fits both spaces here; only the person who saved it knows which.
+        code = self.editor.read_code(path)
+        if self.editor.code_is_ambiguous(code):
             space = self._ask_code_space(path)
             if space is None:
                 return
-            if space == "w":
-                code = load_code_npy(path, z_dim=i.z_dim, w_dim=i.w_dim, num_layers=i.num_layers, space="w")
-        self._set_scene(self.scene.with_(code=code))
+            code = self.editor.read_code(path, space=space)
+        if self.editor.set_code(code):
+            self._changed()
         self.statusBar().showMessage(f"Imported {code.describe()} from {path.name}", 5000)
 
     def _ask_code_space(self, path: Path) -> str | None:
@@ -569,19 +407,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------------ saving
 
-    def _current_frame(self) -> tuple[np.ndarray, Scene] | None:
-        img = self.view.image()
-        if img is None or self._last_ok is None:
-            self._show_error("nothing to save yet: no frame has rendered")
-            return None
-        # Save exactly what is on screen, with the recipe that made it, named by the model that drew it.
-        info = self._last_info
-        return img, self._last_ok.scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
-
     def save(self) -> bool:
-        if self._save_path is None:
+        if self.editor.save_path is None:
             return self.save_as()
-        return self.save_png(self._save_path)
+        return self.save_png(self.editor.save_path)
 
     def save_as(self, upscale: int = 1) -> bool:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save scene as PNG", self._last_dir(), "PNG image (*.png)")
@@ -590,12 +419,14 @@ class MainWindow(QtWidgets.QMainWindow):
         path = Path(path) if path.lower().endswith(".png") else Path(path + ".png")
         ok = self.save_png(path, upscale=upscale)
         if ok and upscale == 1:
-            self._save_path = path
+            self.editor.save_path = path
         return ok
 
     def save_png(self, path: Path, *, upscale: int = 1) -> bool:
-        frame = self._current_frame()
+        """Write the frame on screen with the recipe that made it (not the newest, unrendered edit)."""
+        frame = self.editor.frame_to_save()
         if frame is None:
+            self._show_error("nothing to save yet: no frame has rendered")
             return False
         try:
             atomic_write_bytes(Path(path), png_bytes_with_recipe(frame[0], frame[1], upscale=upscale))
@@ -610,24 +441,23 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save recipe", self._last_dir(), "Recipe (*.json)")
         if path:
             try:
-                scene = self.scene
-                if self._info is not None and self._info.path == self.state.model_path:
-                    scene = scene.with_(model=ModelRef(self._info.fingerprint, self._info.path, self._info.name))
-                write_recipe_json(scene, path if path.endswith(".json") else path + ".json")
+                write_recipe_json(self.editor.recipe_scene(), path if path.endswith(".json") else path + ".json")
                 self.statusBar().showMessage(f"Saved {path}", 5000)
             except StrataError as exc:
                 self._show_error(str(exc))
 
     def export_wp(self, path: str | Path) -> bool:
-        if self._wp is None:
+        """Write the edited code of the frame on screen."""
+        last = self.editor.last
+        if last is None:
             self._show_error("nothing to export yet: no frame has rendered")
             return False
         try:
-            save_wp_npy(self._wp, path)
+            save_wp_npy(last.wp, path)
         except StrataError as exc:
             self._show_error(str(exc))
             return False
-        self.statusBar().showMessage(f"Exported wp {list(self._wp.shape)} to {path}", 5000)
+        self.statusBar().showMessage(f"Exported wp {list(last.wp.shape)} to {path}", 5000)
         return True
 
     def export_wp_dialog(self) -> None:
@@ -641,16 +471,12 @@ class MainWindow(QtWidgets.QMainWindow):
         return str(self.settings.value("paths/last_dir", str(Path.home())))
 
     def recent_files(self) -> list[str]:
-        value = self.settings.value("paths/recent", [])
-        if isinstance(value, str):
-            value = [value]
-        return [v for v in (value or []) if v]
+        return files.recent_list(self.settings.value("paths/recent", []))
 
     def _add_recent(self, path: Path) -> None:
-        p = str(Path(path).resolve())
-        recent = [p] + [r for r in self.recent_files() if r != p]
-        self.settings.setValue("paths/recent", recent[:MAX_RECENT])
-        self.settings.setValue("paths/last_dir", str(Path(p).parent))
+        recent = files.with_recent(self.recent_files(), path)
+        self.settings.setValue("paths/recent", recent)
+        self.settings.setValue("paths/last_dir", str(Path(recent[0]).parent))
         self._refresh_recent()
 
     def _refresh_recent(self) -> None:
@@ -661,15 +487,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.recent_menu.setEnabled(bool(self.recent_files()))
 
     def _update_title(self) -> None:
-        name = self._model_title if (self._info and self._model_title and
-                                     Path(self._info.path) == Path(self._default_path())) else (
-            self._info.name if self._info else Path(self.state.model_path).name)
-        res = f" — {self._info.resolution}×{self._info.resolution}" if self._info else ""
-        self.setWindowTitle(f"Strata — {name}{res}")
-
-    def _default_path(self) -> str:
         from strata import assets
-        return str(assets.default_model_path().resolve())
+        self.setWindowTitle(self.editor.title(default_title=self._model_title,
+                                              default_path=str(assets.default_model_path().resolve())))
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -692,12 +512,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self._discover.show()
             self._discover.raise_()
             return
-        if self._info is None:
+        info = self.editor.model
+        if info is None:
             self._show_error("open a model first")
             return
-        import platformdirs
-        out = Path(platformdirs.user_data_dir("Strata", "Strata")) / "discoveries" / self._info.fingerprint[:12]
-        self._discover = DiscoverDialog(self._info.path, out_dir=str(out), device=self.engine.renderer.device.type,
+        out = files.discoveries_dir(info.fingerprint)
+        self._discover = DiscoverDialog(info.path, out_dir=str(out), device=self.engine.renderer.device.type,
                                         parent=self)
         self._discover.boundariesReady.connect(self.open_path)
         self._discover.show()
@@ -714,7 +534,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         QtWidgets.QApplication.instance().removeEventFilter(self)
-        self._strip_timer.stop()
+        self._refresh_strip.cancel()
         if self._discover is not None:
             self._discover.shutdown()
         self.settings.setValue("window/geometry", self.saveGeometry())

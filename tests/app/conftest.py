@@ -16,6 +16,15 @@ def boundary_dir(tmp_path):
     return d
 
 
+@pytest.fixture(autouse=True)
+def _no_real_home(tmp_path, monkeypatch):
+    """No test reads or writes the user's settings or discoveries: Strata's folders point into tmp_path."""
+    import platformdirs
+
+    monkeypatch.setattr(platformdirs, "user_config_dir", lambda *a, **k: str(tmp_path / "home" / "config"))
+    monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "home" / "data"))
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path, tiny_model, boundary_dir):
     from PySide6 import QtCore
@@ -45,9 +54,19 @@ def wait_frame(qtbot, win, timeout=10_000):
     """Wait until the engine is idle and its last result has reached the window."""
     def done():
         assert win.engine.worker.idle()
-        assert win._last_ok is not None
+        assert win.editor.last is not None
         assert win.engine._shown == win.engine.latest_stamp  # the newest result reached the window
     qtbot.waitUntil(done, timeout=timeout)
 
 
-from tests._qt import _delete_closed_widgets  # noqa: E402,F401  (autouse)
+@pytest.fixture(autouse=True)
+def _delete_closed_widgets(request):
+    """tests/_qt.py's clean-up, for the Qt tests only: the editor's own tests (no qtbot) never start Qt."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("qapp")
+    yield
+    from PySide6 import QtCore
+
+    QtCore.QCoreApplication.sendPostedEvents(None, QtCore.QEvent.DeferredDelete)

@@ -230,14 +230,14 @@ def test_opening_a_model_of_another_dimension_keeps_it_and_drops_rows_that_do_no
     other = fixtures_dir / "genforce_stylegan" / "stylegan_tiny32.pth"
     win.open_path(other)
     wait_frame(qtbot, win)
-    qtbot.waitUntil(lambda: win._info.path == str(other.resolve()), timeout=10_000)
+    qtbot.waitUntil(lambda: win.editor.model.path == str(other.resolve()), timeout=10_000)
     wait_frame(qtbot, win)
     assert win.view.image().shape == (32, 32, 3)
     assert win.panel.row_count() == 0 and "do not fit" in win.statusBar().currentMessage()
     assert win.panel.num_layers() == 8
     QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)  # back to the first model and its rows
     wait_frame(qtbot, win)
-    qtbot.waitUntil(lambda: win._info.path == str(tiny_model.resolve()), timeout=10_000)
+    qtbot.waitUntil(lambda: win.editor.model.path == str(tiny_model.resolve()), timeout=10_000)
     assert win.panel.row_count() == 2 and win.view.image().shape == (16, 16, 3)
 
 
@@ -269,12 +269,33 @@ def test_a_failing_frame_does_not_lose_the_scene(make_window, qtbot):
     assert np.array_equal(win.view.image(), shown)
 
 
+def test_save_after_a_failed_frame_writes_the_frame_on_screen_with_its_recipe(make_window, qtbot, tmp_path):
+    win = make_window()
+    set_row(win, 1, 2.0, (2, 5))
+    wait_frame(qtbot, win)
+    shown = win.view.image().copy()
+    win.panel.rowChanged.emit(1, {"strength": 4.0, "layers": (2, 9)})  # a frame the engine refuses
+    wait_frame(qtbot, win)
+    assert "Error" in win.statusBar().currentMessage() and win.scene.edits[1].strength == 4.0
+    assert win.save_png(tmp_path / "scene.png") and win.export_wp(tmp_path / "wp.npy")
+    from PIL import Image
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "scene.png").convert("RGB")), shown)
+    saved = read_recipe(tmp_path / "scene.png")
+    assert (saved.edits[1].strength, saved.edits[1].layers) == (2.0, (2, 5))  # what drew the frame
+    # Its code is that frame's too: opened again, it draws the same pixels.
+    win.reset_all()
+    wait_frame(qtbot, win)
+    win.open_path(tmp_path / "wp.npy")
+    wait_frame(qtbot, win)
+    assert np.array_equal(win.view.image(), shown)
+
+
 def test_a_stylegan2_file_opens_renders_and_takes_a_dropped_boundary(make_window, qtbot, fixtures_dir, tmp_path):
     from strata.engine.core.boundary import Boundary, save_boundary
     win = make_window()
     path = fixtures_dir / "rosinality_stylegan2" / "stylegan2_rosinality_tiny32.pt"
     win.open_path(path)
-    qtbot.waitUntil(lambda: win._info.path == str(path.resolve()), timeout=10_000)
+    qtbot.waitUntil(lambda: win.editor.model.path == str(path.resolve()), timeout=10_000)
     wait_frame(qtbot, win)
     before = win.view.image().copy()
     assert before.shape == (32, 32, 3) and before.std() > 0
@@ -289,7 +310,7 @@ def test_a_stylegan2_file_opens_renders_and_takes_a_dropped_boundary(make_window
 
 def test_an_ambiguous_code_asks_whether_it_is_z_or_w(make_window, qtbot, tmp_path):
     win = make_window()
-    assert win._info.z_dim == win._info.w_dim == 16
+    assert win.editor.model.z_dim == win.editor.model.w_dim == 16
     np.save(tmp_path / "code.npy", np.random.RandomState(0).randn(1, 16).astype(np.float32))
 
     def answer(label):
@@ -318,13 +339,16 @@ def test_an_ambiguous_code_asks_whether_it_is_z_or_w(make_window, qtbot, tmp_pat
 
 
 def test_events_that_arrive_after_close_are_ignored(make_window, qtbot):
-    """A strip timer or a frame still queued when the window closes must not reach a closed engine."""
+    """A strip refresh or a frame still queued when the window closes must not reach a closed engine."""
     win = make_window()
     win.panel.set_selected_row(1)
-    win.panel.rowSelected.emit(1)  # arms the strip timer
-    assert win._strip_timer.isActive()
+    win.panel.rowSelected.emit(1)
+    qtbot.waitUntil(lambda: len(win.strip.images()) == 7, timeout=10_000)
+    strips = win.engine._strip_stamp
+    set_row(win, 1, 1.0, (2, 5))  # the strip would refresh once the hand rests
     win.close()
-    assert not win._strip_timer.isActive() and win.engine.closed
+    qtbot.wait(400)  # past the rest delay
+    assert win.engine._strip_stamp == strips and win.engine.closed
     renders = win.engine.worker.renders
     stamp = win.engine.request(win.state.model_path, win.scene)  # what a late slot would do
     win._request_strip()

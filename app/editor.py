@@ -1,0 +1,384 @@
+"""The editor's state and the rules that change it, on plain values (no Qt).
+
+:class:`Editor` owns what the window shows: the present state (model path +
+scene) in a :class:`~strata.app.history.History`, the model the rows are
+fitted to, the last frame that rendered (kept whole, so that Save writes the
+image with the recipe that made it), and boundaries waiting for a model.
+The window turns user actions into calls here and renders what
+:meth:`Editor.take_result` tells it to; it holds no editing rule itself.
+
+Public API
+----------
+EditorState
+    A frozen (model_path, scene) pair: one undo step.
+Reaction
+    What the window must do after a render result.
+Editor
+    The state machine.
+merge_boundaries(scene, boundaries, info) -> (Scene, list[str])
+code_fits(code, info) -> bool
+panel_rows(scene, num_layers) -> list[dict]
+heat_map(scene, num_layers) -> numpy.ndarray | None
+window_title(info, model_path, *, default_title="", default_path="") -> str
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from strata.engine.core.boundary import LEVELS, Boundary, load_boundaries
+from strata.engine.core.edits import Edit
+from strata.engine.core.errors import StrataError
+from strata.engine.core.render import ModelInfo, RenderResult
+from strata.engine.core.scene import Code, ModelRef, Scene, load_code_npy, read_recipe
+
+from .history import History
+from .resolve import find_model
+
+__all__ = ["Editor", "EditorState", "Reaction", "code_fits", "heat_map", "merge_boundaries", "panel_rows",
+           "window_title"]
+
+
+@dataclass(frozen=True, eq=False)
+class EditorState:
+    model_path: str
+    scene: Scene
+
+    def same_as(self, other: EditorState) -> bool:
+        return self.model_path == other.model_path and self.scene.same_as(other.scene)
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """What a render result asks of the window; every field defaults to "nothing"."""
+
+    frame: bool = False  # a new frame: show Editor.last (image, time, device)
+    fitted: bool = False  # the rows were fitted to Editor.model: rebuild the panel
+    restored: bool = False  # the state went back to the last model that rendered: resync the widgets
+    notes: tuple[str, ...] = ()  # status-bar lines, in order (the last one stays in view)
+    error: str = ""  # what failed
+    alert: bool = False  # the error answers something the user did (opening a model): tell them at once
+    render: bool = False  # ask for a frame of the present state
+    first_frame: bool = False  # the first frame this editor has shown
+
+
+def code_fits(code: Code, info: ModelInfo) -> bool:
+    """True when ``code`` can be rendered by the model ``info`` (a seed always can)."""
+    if code.seed is not None:
+        return True
+    shape = tuple(code.array.shape[1:])
+    return {"z": (info.z_dim,), "w": (info.w_dim,), "wp": (info.num_layers, info.w_dim)}[code.space] == shape
+
+
+def merge_boundaries(scene: Scene, boundaries: Iterable[Boundary], info: ModelInfo) -> tuple[Scene, list[str]]:
+    """``scene`` with a row (strength 0, default layers) for each boundary that fits ``info``.
+
+    Rows are added coarse to fine (layout before colour), then by name; a
+    boundary already present (same fingerprint) is skipped, and one with the
+    name of a present row replaces that row's boundary, keeping its strength.
+
+    Returns
+    -------
+    scene : Scene
+    messages : list of str
+        Why boundaries were refused; several become one line.
+    """
+    edits, msgs = list(scene.edits), []
+    have = {e.boundary.fingerprint for e in edits}
+    order = {lvl: i for i, lvl in enumerate(LEVELS)}  # coarse to fine, as the hierarchy reads
+    for b in sorted(boundaries, key=lambda b: (order.get(b.level, len(order)), b.name)):
+        try:
+            b.check_compatible(w_dim=info.w_dim, num_layers=info.num_layers)
+        except StrataError as exc:
+            msgs.append(str(exc))
+            continue
+        if b.fingerprint in have:
+            continue
+        have.add(b.fingerprint)
+        new = Edit.with_default_layers(b, 0.0, num_layers=info.num_layers)
+        same = [i for i, e in enumerate(edits) if e.boundary.name == b.name]
+        if same:  # a re-fitted boundary of that name supersedes the old row, keeping its strength
+            edits[same[0]] = Edit(b, edits[same[0]].strength, new.layers)
+        else:
+            edits.append(new)
+    if len(msgs) > 1:  # one line in the status bar, not the last of many
+        msgs = [f"{len(msgs)} boundaries do not fit {info.name} and were not added; {msgs[0]}"]
+    return scene.with_(edits=tuple(edits)), msgs
+
+
+def panel_rows(scene: Scene, num_layers: int) -> list[dict]:
+    """The semantic panel's rows for ``scene`` (plain values, as SemanticPanel.set_rows takes them)."""
+    rows = []
+    for e in scene.edits:
+        b = e.boundary
+        acc = f", validation accuracy {b.accuracy:.1%}" if b.accuracy is not None else ""
+        rows.append({"name": b.name, "level": b.level, "strength": e.strength, "layers": e.layers,
+                     "default_layers": Edit.with_default_layers(b, 0.0, num_layers=num_layers).layers,
+                     "provenance": (b.provenance or "") + acc})
+    return rows
+
+
+def heat_map(scene: Scene, num_layers: int) -> np.ndarray | None:
+    """Each row's per-layer effect (``dS`` from discovery) as ``[rows, layers]``, if every row has one."""
+    heat = [e.boundary.extra.get("dS") for e in scene.edits]
+    if heat and all(h is not None and len(h) == num_layers for h in heat):
+        return np.asarray(heat, dtype=float)
+    return None
+
+
+def window_title(info: ModelInfo | None, model_path: str, *, default_title: str = "",
+                 default_path: str = "") -> str:
+    """"Strata — <model> — <res>×<res>"; the bundled model goes by its given title."""
+    if info is None:
+        return f"Strata — {Path(model_path).name}"
+    bundled = default_title and default_path and Path(info.path) == Path(default_path)
+    return f"Strata — {default_title if bundled else info.name} — {info.resolution}×{info.resolution}"
+
+
+class Editor:
+    """The editor's state and its transitions.
+
+    Parameters
+    ----------
+    model_path : str or Path
+        The model to open first.
+    boundaries : iterable of Boundary
+        Rows to add once that model has loaded.
+    merge_seconds : float
+        Changes of one control closer together than this are one undo step
+        (a slider drag).
+    clock : callable
+        Seconds, for the merge window (tests pass their own).
+    """
+
+    def __init__(self, model_path: str | Path, boundaries: Iterable[Boundary] = (), *,
+                 merge_seconds: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self.history: History[EditorState] = History(
+            EditorState(str(Path(model_path).resolve()), Scene(psi=0.7)), merge_seconds=merge_seconds, clock=clock)
+        self.model: ModelInfo | None = None  # the model the rows are fitted to
+        self.last: RenderResult | None = None  # the last frame that rendered, whole: what is on screen
+        self.pending: list[Boundary] = list(boundaries)  # boundaries waiting for the first model
+        self.save_path: Path | None = None  # where Save writes without asking
+        self._fresh = True  # the first model sets the truncation to its own default
+        self._refitting = False  # a frame of rows fitted to a new model is on its way
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def state(self) -> EditorState:
+        return self.history.present
+
+    @property
+    def scene(self) -> Scene:
+        return self.state.scene
+
+    def push(self, scene: Scene, *, model_path: str | None = None, merge_key: object = None) -> bool:
+        """Make ``scene`` (and ``model_path``) the present as an undo step; False if nothing changed."""
+        new = EditorState(self.state.model_path if model_path is None else model_path, scene)
+        if new.same_as(self.state):
+            return False  # a change that changes nothing is not a step to undo
+        self.history.push(new, merge_key=merge_key)
+        return True
+
+    def undo(self) -> bool:
+        return self.history.undo() is not None
+
+    def redo(self) -> bool:
+        return self.history.redo() is not None
+
+    @property
+    def num_layers(self) -> int:
+        """Layers of the fitted model (1 before any model has loaded)."""
+        return self.model.num_layers if self.model is not None else 1
+
+    def code_shape(self) -> tuple[int, int, int] | None:
+        """The shape of a wp code of the fitted model, for telling codes from boundaries."""
+        return None if self.model is None else (1, self.model.num_layers, self.model.w_dim)
+
+    def default_layers(self, index: int) -> tuple[int, int]:
+        """What a reset restores for row ``index``: its boundary's layers, clipped to the model."""
+        return Edit.with_default_layers(self.scene.edits[index].boundary, 0.0, num_layers=self.num_layers).layers
+
+    # ------------------------------------------------------------ edits
+
+    def set_seed(self, seed: int) -> bool:
+        return self.push(self.scene.with_(code=Code.from_seed(seed)), merge_key="seed")
+
+    def set_psi(self, psi: float) -> bool:
+        return self.push(self.scene.with_(psi=psi), merge_key="psi")
+
+    def set_row(self, index: int, strength: float | None = None, layers: Sequence[int] | None = None) -> bool:
+        """Change row ``index``; a drag on one row (changes within the merge window) is one undo step."""
+        if not 0 <= index < len(self.scene.edits):
+            return False  # a signal from a row that a newer state has already removed
+        return self.push(self.scene.with_edit(index, strength=strength,
+                                              layers=None if layers is None else tuple(layers)),
+                         merge_key=("row", index))
+
+    def pick_strength(self, index: int, strength: float) -> bool:
+        """Set row ``index`` to a strength picked from the preview strip (its own undo step)."""
+        if not 0 <= index < len(self.scene.edits):
+            return False
+        return self.push(self.scene.with_edit(index, strength=strength))
+
+    def reset_row(self, index: int) -> bool:
+        if not 0 <= index < len(self.scene.edits):
+            return False
+        return self.push(self.scene.with_edit(index, strength=0.0, layers=self.default_layers(index)))
+
+    def reset_all(self) -> bool:
+        edits = tuple(Edit.with_default_layers(e.boundary, 0.0, num_layers=self.num_layers)
+                      for e in self.scene.edits)
+        return self.push(self.scene.with_(edits=edits))
+
+    def set_code(self, code: Code) -> bool:
+        return self.push(self.scene.with_(code=code))
+
+    def read_code(self, path: str | Path, space: str | None = None) -> Code:
+        """A code from a ``.npy``, shaped for the fitted model; ``space`` settles a [1, dim] array."""
+        if self.model is None:
+            raise StrataError("open a model before importing a code")
+        i = self.model
+        kw = {} if space is None else {"space": space}
+        return load_code_npy(path, z_dim=i.z_dim, w_dim=i.w_dim, num_layers=i.num_layers, **kw)
+
+    def code_is_ambiguous(self, code: Code) -> bool:
+        """A [1, dim] array fits both z and w when the model's z_dim equals its w_dim; only the
+        person who saved it knows which it is."""
+        return self.model is not None and code.space == "z" and self.model.z_dim == self.model.w_dim
+
+    # ------------------------------------------------------------ opening
+
+    def open_model(self, path: str | Path) -> None:
+        """Switch to the model at ``path``, keeping the scene (rows that do not fit go when it loads)."""
+        path = Path(path)
+        if not path.is_file():
+            raise StrataError(f"{path}: no such file")
+        self.push(self.scene, model_path=str(path.resolve()))
+        self.save_path = None
+
+    def open_recipe(self, path: str | Path) -> None:
+        """Open a saved scene (PNG or JSON) and the model it names; Save then rewrites a PNG in place."""
+        path = Path(path)
+        scene = read_recipe(path)
+        model = find_model(scene.model, source=str(path), extra=[Path(self.state.model_path)])
+        self.push(scene, model_path=str(model.resolve()))
+        self.save_path = path if path.suffix.lower() == ".png" else None
+
+    def add_boundaries(self, boundaries: Sequence[Boundary]) -> tuple[int | None, list[str]]:
+        """Add a row for each boundary that fits the model.
+
+        Returns
+        -------
+        added : int or None
+            How many rows were added; None when no model has loaded yet (the
+            boundaries wait for it).
+        messages : list of str
+            Boundaries that were refused, and why.
+
+        Raises
+        ------
+        StrataError
+            Not one of the boundaries fits the model.
+        """
+        if self.model is None:
+            self.pending += boundaries
+            return None, []
+        before = len(self.scene.edits)
+        scene, msgs = merge_boundaries(self.scene, boundaries, self.model)
+        if msgs and len(scene.edits) == before:
+            raise StrataError(msgs[0])
+        self.push(scene)
+        return len(scene.edits) - before, msgs
+
+    def open_boundaries(self, path: str | Path) -> tuple[int | None, list[str]]:
+        """Read boundaries from a file or folder and :meth:`add_boundaries` them.
+
+        The messages name the files that could not be read too.
+        """
+        boundaries, errors = load_boundaries(path)
+        if not boundaries:
+            raise StrataError(errors[0] if errors else f"{path}: no boundaries found")
+        added, msgs = self.add_boundaries(boundaries)
+        return added, errors + msgs
+
+    # ------------------------------------------------------------ results
+
+    def take_result(self, result: RenderResult) -> Reaction:
+        """Take a frame (or a failure) from the engine; the newest one only, in order."""
+        if not result.ok:
+            return self._recover(result)
+        if result.request.model_path != self.state.model_path:
+            return Reaction()  # a frame of a model the editor has since left; the newer request is queued
+        first = self.last is None
+        self.last = result
+        self._refitting = False
+        if self.model is not None and result.model.path == self.model.path:
+            return Reaction(frame=True, first_frame=first)
+        return Reaction(frame=True, fitted=True, notes=self._fit(result.model), render=True, first_frame=first)
+
+    def _fit(self, info: ModelInfo) -> tuple[str, ...]:
+        """A model just loaded: name it in the scene, keep the rows that fit it, add waiting boundaries."""
+        self.model = info
+        scene = self.scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
+        if self._fresh and not self.history.can_undo():
+            scene = scene.with_(psi=info.default_psi)  # a fresh start uses the model's own truncation
+        self._fresh = False
+        kept = tuple(e for e in scene.edits if e.fits(w_dim=info.w_dim, num_layers=info.num_layers))
+        dropped = len(scene.edits) - len(kept)
+        scene = scene.with_(edits=kept)
+        notes: list[str] = []
+        if self.pending:
+            scene, notes = merge_boundaries(scene, self.pending, info)
+            self.pending = []
+        self.history.replace(EditorState(self.state.model_path, scene))
+        if dropped:
+            notes.append(f"{dropped} boundary row(s) do not fit {info.name} and were removed")
+        return tuple(notes)
+
+    def _recover(self, result: RenderResult) -> Reaction:
+        """A request failed: go back to the last state that rendered, keeping the edits."""
+        failed, last = result.request, self.last
+        switching = (last is not None and failed.model_path != last.request.model_path
+                     and failed.model_path == self.state.model_path)
+        info = result.model
+        if switching and info is not None and info.path == failed.model_path \
+                and code_fits(self.scene.code, info) and not self._refitting:
+            # The new model opened, but some rows do not fit it: keep the model, drop those rows.
+            # Once only: if the fitted scene fails too, it is an error like any other.
+            self._refitting = True
+            return Reaction(fitted=True, notes=self._fit(info), render=True)
+        self._refitting = False
+        if switching:
+            # The model did not open (or its code does not fit): stay on the old one with every edit.
+            self.history.replace(EditorState(last.request.model_path,
+                                             self.scene.with_(model=last.request.scene.model)))
+            return Reaction(restored=True, error=result.error, alert=True, render=True)
+        # Before any frame the failure is all there is to show; after one, a failed frame
+        # (e.g. out of memory) is said once in the status bar, the last good frame stays.
+        return Reaction(error=result.error, alert=last is None)
+
+    # ------------------------------------------------------------ what the window reads
+
+    def frame_to_save(self) -> tuple[np.ndarray, Scene] | None:
+        """The frame on screen and the recipe that made it, named by the model that drew it."""
+        if self.last is None:
+            return None
+        info = self.last.model
+        return self.last.image, self.last.request.scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
+
+    def recipe_scene(self) -> Scene:
+        """The present scene for a recipe, named by its model once that model has loaded."""
+        scene, info = self.scene, self.model
+        if info is not None and info.path == self.state.model_path:
+            scene = scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
+        return scene
+
+    def title(self, *, default_title: str = "", default_path: str = "") -> str:
+        return window_title(self.last.model if self.last else None, self.state.model_path,
+                            default_title=default_title, default_path=default_path)

@@ -1,0 +1,102 @@
+"""What a path is, where Strata keeps its own files, and the recent-files list (no Qt).
+
+Public API
+----------
+kind_of(path, *, code_shape=None) -> str
+    ``"boundaries"``, ``"model"``, ``"recipe"`` or ``"code"``; raises
+    StrataError for anything else.
+looks_like_code(path, code_shape) -> bool
+with_recent(recent, path, *, limit=MAX_RECENT) -> list[str]
+recent_list(value) -> list[str]
+settings_path() -> Path
+discoveries_dir(fingerprint) -> Path
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from strata.engine.core.errors import StrataError
+
+__all__ = ["MAX_RECENT", "discoveries_dir", "kind_of", "looks_like_code", "recent_list", "settings_path",
+           "with_recent"]
+
+MODEL_SUFFIXES = {".pth", ".pt", ".ckpt"}
+RECIPE_SUFFIXES = {".png", ".json"}
+BOUNDARY_SUFFIXES = {".npy", ".npz"}
+MAX_RECENT = 10
+
+APP = ("Strata", "Strata")  # (appname, appauthor) for platformdirs
+
+
+def looks_like_code(path: Path, code_shape: tuple[int, int, int] | None) -> bool:
+    """A ``.npy`` shaped ``code_shape`` (``[1, L, w_dim]``) is a wp code; anything else is not.
+
+    A file named like a boundary is never a code, even when the shapes agree.
+    """
+    if code_shape is None or "boundary" in Path(path).stem:
+        return False
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception:  # a pickled HiGAN boundary, a damaged file: not a code, let the boundary reader say why
+        return False
+    return tuple(arr.shape) == tuple(code_shape)
+
+
+def kind_of(path: str | Path, *, code_shape: tuple[int, int, int] | None = None) -> str:
+    """What opening ``path`` means: ``"boundaries"``, ``"model"``, ``"recipe"`` or ``"code"``.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file or folder (a folder holds boundaries).
+    code_shape : (1, num_layers, w_dim) or None
+        The wp shape of the open model; without one a ``.npy`` is a boundary.
+
+    Raises
+    ------
+    StrataError
+        A file Strata does not open.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return "boundaries"
+    if suffix in MODEL_SUFFIXES:
+        return "model"
+    if suffix in RECIPE_SUFFIXES:
+        return "recipe"
+    if suffix in BOUNDARY_SUFFIXES:
+        return "code" if suffix == ".npy" and looks_like_code(path, code_shape) else "boundaries"
+    raise StrataError(f"{path}: Strata opens models (.pth), scenes (.png, .json), "
+                      "boundaries (.npy, .npz or a folder) and codes (.npy)")
+
+
+def recent_list(value) -> list[str]:
+    """The recent files as stored (QSettings gives a str for one entry, None for none)."""
+    if isinstance(value, str):
+        value = [value]
+    return [str(v) for v in (value or []) if v]
+
+
+def with_recent(recent: Sequence[str], path: str | Path, *, limit: int = MAX_RECENT) -> list[str]:
+    """``recent`` with ``path`` (resolved) first, once, and at most ``limit`` entries."""
+    p = str(Path(path).resolve())
+    return ([p] + [r for r in recent if r != p])[:limit]
+
+
+def settings_path() -> Path:
+    """The settings file (window layout, recent files, last folder), in the user's config folder."""
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir(*APP)) / "settings.ini"
+
+
+def discoveries_dir(fingerprint: str) -> Path:
+    """Where a discovery run on the model with ``fingerprint`` writes its boundaries."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir(*APP)) / "discoveries" / fingerprint[:12]
