@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 
 from PySide6 import QtCore, QtGui, QtWidgets
-from superqt import QElidingLabel, QLabeledRangeSlider
+from superqt import QDoubleSlider, QElidingLabel, QLabeledDoubleSlider, QLabeledRangeSlider
 from superqt.utils import signals_blocked
 
 from ._icons import themed_icon
@@ -14,7 +14,7 @@ from .levels import level_color, level_name, level_text_color, normalize_level
 __all__ = ["SemanticRow", "SemanticRowHeader", "STRENGTH_MAX", "ROW_HEIGHT"]
 
 STRENGTH_MAX = 5.0  # strengths run from -STRENGTH_MAX to +STRENGTH_MAX
-_SCALE = 100  # slider units per unit of strength: a resolution of 0.01
+_DECIMALS = 2  # the field shows 0.01; a dragged strength keeps that resolution
 ROW_HEIGHT = 36  # fixed so that a LayerGrid beside the rows can line up
 
 # Column geometry, shared by SemanticRow and SemanticRowHeader so that the
@@ -23,25 +23,46 @@ _MARGINS = (8, 2, 4, 2)
 _SPACING = 6
 _NAME_WIDTH = 118
 _CHIP_WIDTH = 70
-_SPIN_WIDTH = 62
 _BUTTON_WIDTH = 26
 _STRENGTH_STRETCH = 4
 _LAYERS_STRETCH = 5
 
 
-class _StrengthSlider(QtWidgets.QSlider):
-    """A horizontal slider that fills from zero to the handle, not from the left.
+class _StrengthSlider(QDoubleSlider):
+    """superqt's float slider, filled from zero to the handle rather than from the left.
 
     A signed strength reads wrongly on a groove filled from its minimum.
     """
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
-        super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
         self._accent = QtGui.QColor("#3f7fe0")
 
     def set_accent(self, color: QtGui.QColor) -> None:
         self._accent = QtGui.QColor(color)
         self.update()
+
+    def setSliderPosition(self, pos: float) -> None:
+        # A hand cannot aim finer than the field shows: keep a dragged strength at 0.01, so that
+        # the number in the field is the one the scene renders and the recipe stores.
+        super().setSliderPosition(round(float(pos), _DECIMALS))
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        # superqt's float slider leaves keys to QSlider's integer model, which it never reads.
+        Key = QtCore.Qt.Key
+        single, page = self.singleStep(), self.pageStep()
+        steps = {Key.Key_Left: -single, Key.Key_Down: -single, Key.Key_Right: single, Key.Key_Up: single,
+                 Key.Key_PageDown: -page, Key.Key_PageUp: page}
+        if event.key() == Key.Key_Home:
+            self.setValue(self.minimum())
+        elif event.key() == Key.Key_End:
+            self.setValue(self.maximum())
+        elif event.key() in steps:
+            self.setValue(round(self.value() + steps[event.key()], _DECIMALS))
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
 
     def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         opt = QtWidgets.QStyleOptionSlider()
@@ -52,11 +73,10 @@ class _StrengthSlider(QtWidgets.QSlider):
         handle = style.subControlRect(cc, opt, QtWidgets.QStyle.SubControl.SC_SliderHandle, self)
         span = groove.width() - handle.width()
         left = groove.left() + handle.width() / 2
+        lo, hi = self.minimum(), self.maximum()
 
-        def x_of(value: int) -> float:
-            return left + QtWidgets.QStyle.sliderPositionFromValue(
-                self.minimum(), self.maximum(), value, span
-            )
+        def x_of(value: float) -> float:
+            return left + (span * (value - lo) / (hi - lo) if hi > lo else 0.0)
 
         p = QtGui.QPainter(self)
         p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
@@ -67,7 +87,7 @@ class _StrengthSlider(QtWidgets.QSlider):
         p.setBrush(pal.color(QtGui.QPalette.ColorRole.Mid))
         p.drawRoundedRect(track, 2, 2)
 
-        x0 = x_of(min(max(0, self.minimum()), self.maximum()))
+        x0 = x_of(min(max(0.0, lo), hi))
         x1 = x_of(self.sliderPosition())
         accent = QtGui.QColor(self._accent)
         if not self.isEnabled():
@@ -82,12 +102,19 @@ class _StrengthSlider(QtWidgets.QSlider):
         style.drawComplexControl(cc, opt, p, self)
 
 
+class _StrengthControl(QLabeledDoubleSlider):
+    """superqt's labelled float slider (slider and editable number) over `_StrengthSlider`."""
+
+    _slider_class = _StrengthSlider
+
+
 class SemanticRow(QtWidgets.QWidget):
     """Controls for one boundary: its strength and the layers it acts on.
 
     From left to right: the boundary's name, a chip with its semantic level
     (hover it for where the boundary came from), a strength slider from -5
-    to +5 in steps of 0.01 with a numeric field kept in sync, a range
+    to +5 (a drag moves in steps of 0.01; a typed or set strength is kept
+    as given) with a numeric field beside it, a range
     slider over the generator's layers (inclusive ``(first, last)``), and a
     reset button. Clicking anywhere on the row selects it.
 
@@ -183,7 +210,7 @@ class SemanticRow(QtWidgets.QWidget):
     @property
     def strength(self) -> float:
         """The strength shown, -5..+5."""
-        return self._strength_slider.value() / _SCALE
+        return self._strength.value()
 
     @property
     def layers(self) -> tuple[int, int]:
@@ -213,10 +240,8 @@ class SemanticRow(QtWidgets.QWidget):
 
     def set_strength(self, strength: float) -> None:
         """Show ``strength`` (clamped to -5..+5) without emitting signals."""
-        units = round(min(max(float(strength), -STRENGTH_MAX), STRENGTH_MAX) * _SCALE)
-        with signals_blocked(self._strength_slider), signals_blocked(self._spin):
-            self._strength_slider.setValue(units)
-            self._spin.setValue(units / _SCALE)
+        with signals_blocked(self._strength):  # the field follows the slider inside it
+            self._strength.setValue(min(max(float(strength), -STRENGTH_MAX), STRENGTH_MAX))
         self._update_reset()
 
     def set_layers(self, layers: tuple[int, int]) -> None:
@@ -339,24 +364,19 @@ class SemanticRow(QtWidgets.QWidget):
         self._chip.setFixedSize(_CHIP_WIDTH, QtGui.QFontMetrics(chip_font).height() + 6)
         self._chip.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
 
-        self._strength_slider = _StrengthSlider()
-        self._strength_slider.setRange(-round(STRENGTH_MAX * _SCALE), round(STRENGTH_MAX * _SCALE))
-        self._strength_slider.setSingleStep(10)
-        self._strength_slider.setPageStep(100)
-        self._strength_slider.setTracking(True)
+        self._strength = _StrengthControl(QtCore.Qt.Orientation.Horizontal)
+        self._strength.setRange(-STRENGTH_MAX, STRENGTH_MAX)
+        self._strength.setDecimals(_DECIMALS)
+        self._strength.setSingleStep(0.1)
+        self._strength.setPageStep(1.0)
+        self._strength.setTracking(True)
+        self._strength_slider = self._strength._slider  # the slider part, as a hand drags it
+        self._strength_field = self._strength._label  # the number part, typed into
         self._strength_slider.setMinimumWidth(60)
-        self._strength_slider.setToolTip(f"Strength: -{STRENGTH_MAX:g} to +{STRENGTH_MAX:g}")
-        self._strength_slider.setAccessibleName(f"{self._name} strength")
-
-        self._spin = QtWidgets.QDoubleSpinBox()
-        self._spin.setRange(-STRENGTH_MAX, STRENGTH_MAX)
-        self._spin.setDecimals(2)
-        self._spin.setSingleStep(0.1)
-        self._spin.setFixedWidth(_SPIN_WIDTH)
-        self._spin.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
-        self._spin.setButtonSymbols(QtWidgets.QAbstractSpinBox.ButtonSymbols.NoButtons)
-        self._spin.setToolTip(self._strength_slider.toolTip())
-        self._spin.setAccessibleName(f"{self._name} strength value")
+        tip = f"Strength: -{STRENGTH_MAX:g} to +{STRENGTH_MAX:g}"
+        for part, name in ((self._strength_slider, "strength"), (self._strength_field, "strength value")):
+            part.setToolTip(tip)
+            part.setAccessibleName(f"{self._name} {name}")
 
         self._layers_slider = QLabeledRangeSlider(QtCore.Qt.Orientation.Horizontal)
         self._layers_slider.setHandleLabelPosition(QLabeledRangeSlider.LabelPosition.NoLabel)
@@ -378,13 +398,11 @@ class SemanticRow(QtWidgets.QWidget):
         layout.setSpacing(_SPACING)
         layout.addWidget(self._name_label)
         layout.addWidget(self._chip)
-        layout.addWidget(self._strength_slider, _STRENGTH_STRETCH)
-        layout.addWidget(self._spin)
+        layout.addWidget(self._strength, _STRENGTH_STRETCH)
         layout.addWidget(self._layers_slider, _LAYERS_STRETCH)
         layout.addWidget(self._reset_button)
 
-        self._strength_slider.valueChanged.connect(self._on_slider_changed)
-        self._spin.valueChanged.connect(self._on_spin_changed)
+        self._strength.valueChanged.connect(self._on_strength_changed)
         self._layers_slider.valueChanged.connect(self._on_layers_changed)
         self._reset_button.clicked.connect(self.reset)
 
@@ -419,7 +437,7 @@ class SemanticRow(QtWidgets.QWidget):
 
     def _update_reset(self) -> None:
         at_default = (
-            self._strength_slider.value() == 0 and self.layers == self._default_layers
+            self.strength == 0.0 and self.layers == self._default_layers
         )
         self._reset_button.setEnabled(not at_default)
         first, last = self._default_layers
@@ -432,17 +450,7 @@ class SemanticRow(QtWidgets.QWidget):
             self.set_selected(True)
             self.selected.emit()
 
-    def _on_slider_changed(self, units: int) -> None:
-        with signals_blocked(self._spin):
-            self._spin.setValue(units / _SCALE)
-        self._emit_strength()
-
-    def _on_spin_changed(self, value: float) -> None:
-        with signals_blocked(self._strength_slider):
-            self._strength_slider.setValue(round(value * _SCALE))
-        self._emit_strength()
-
-    def _emit_strength(self) -> None:
+    def _on_strength_changed(self, strength: float) -> None:
         self._update_reset()
         self.strengthChanged.emit(self.strength)
         self.changed.emit(self.values())
@@ -486,6 +494,5 @@ class SemanticRowHeader(QtWidgets.QWidget):
         layers = title("Layers", "The layers the edit acts on, first to last")
         layout.addWidget(semantic)
         layout.addWidget(strength, _STRENGTH_STRETCH)
-        layout.addSpacing(_SPIN_WIDTH)
         layout.addWidget(layers, _LAYERS_STRETCH)
         layout.addSpacing(_BUTTON_WIDTH)

@@ -13,9 +13,9 @@ from .conftest import wait_frame
 
 
 def set_row(win, i, strength, layers):
-    """Type a strength into row ``i``'s number field and set its layer-range slider, as a user does."""
+    """Set row ``i``'s strength control and its layer-range slider, as a user does."""
     row = win.panel.row(i)
-    row._spin.setValue(strength)
+    row._strength.setValue(strength)
     row._layers_slider.setValue(layers)
     assert (row.strength, row.layers) == (strength, layers)
 
@@ -61,7 +61,7 @@ def test_dragging_a_slider_changes_the_scene_during_the_drag_and_undo_restores_i
 def test_save_png_quit_reopen_restores_scene_and_sliders(make_window, qtbot, tmp_path):
     win = make_window()
     win.seed_box._spin.setValue(42)  # typed into the seed field
-    win.panel.row(0)._spin.setValue(-2.5)  # typed into the numeric field
+    win.panel.row(0)._strength.setValue(-2.5)
     set_row(win, 1, 1.25, (3, 4))
     wait_frame(qtbot, win)
     shown = win.view.image().copy()
@@ -243,12 +243,15 @@ def test_opening_a_model_of_another_dimension_keeps_it_and_drops_rows_that_do_no
 
 def test_ctrl_z_in_a_focused_number_field_undoes_the_editor_not_the_text(make_window, qtbot):
     win = make_window()
-    spin = win.panel.row(1)._spin
-    spin.setFocus()
-    spin.setValue(1.5)
+    field = win.panel.row(1)._strength_field
+    field.setFocus()
+    field.selectAll()
+    QTest.keyClicks(field, "1.5")
+    QTest.keyClick(field, QtCore.Qt.Key_Return)
     wait_frame(qtbot, win)
     assert win.scene.edits[1].strength == 1.5
-    QTest.keyClick(spin, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)
+    field.setFocus()
+    QTest.keyClick(field, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)
     wait_frame(qtbot, win)
     assert win.scene.edits[1].strength == 0.0 and win.panel.row(1).strength == 0.0
 
@@ -304,7 +307,7 @@ def test_a_stylegan2_file_opens_renders_and_takes_a_dropped_boundary(make_window
                   tmp_path / "tint.npz")
     win.open_path(tmp_path / "tint.npz")
     qtbot.waitUntil(lambda: win.panel.row_count() == 1, timeout=5_000)
-    win.panel.row(0)._spin.setValue(3.0)
+    win.panel.row(0)._strength.setValue(3.0)
     qtbot.waitUntil(lambda: not np.array_equal(win.view.image(), before), timeout=10_000)
 
 

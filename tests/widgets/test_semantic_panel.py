@@ -105,12 +105,12 @@ def test_range_slider_moves_the_grid(qtbot):
 def test_typing_a_strength_emits_row_changed(qtbot):
     panel = make_panel(qtbot)
     rec = Recorder(panel.rowChanged)
-    edit = panel.row(0)._spin.lineEdit()
+    edit = panel.row(0)._strength_field
     edit.selectAll()
     qtbot.keyClicks(edit, "3.5")
     qtbot.keyClick(edit, QtCore.Qt.Key.Key_Return)
-    assert rec.last == (0, {"strength": 3.5, "layers": (0, 3)})
-    assert panel.row(0)._strength_slider.value() == 350
+    assert rec.calls == [(0, {"strength": 3.5, "layers": (0, 3)})]
+    assert panel.row(0)._strength_slider.value() == 3.5
 
 
 def test_reset_restores_defaults_and_emits(qtbot):

@@ -29,10 +29,10 @@ def test_moving_the_strength_slider_emits_and_updates_the_field(qtbot):
     row = make_row(qtbot)
     rec = Recorder(row.strengthChanged)
     changed = Recorder(row.changed)
-    row._strength_slider.setValue(150)
-    assert rec.last == (1.5,)
+    row._strength_slider.setValue(1.5)
+    assert rec.calls == [(1.5,)]  # once per change
     assert changed.last == ({"strength": 1.5, "layers": (4, 5)},)
-    assert row._spin.value() == 1.5
+    assert row._strength_field.text() == "1.50"
     assert row.strength == 1.5
 
 
@@ -47,18 +47,43 @@ def test_dragging_the_strength_slider_emits_during_the_drag(qtbot):
     assert len(during) >= 3
     strengths = [args[0]["strength"] for args in during]
     assert strengths == sorted(strengths) and strengths[-1] > 4.0
-    assert row._spin.value() == row.strength == strengths[-1]
+    assert all(s == round(s, 2) for s in strengths)  # a hand moves in the 0.01 steps the field shows
+    assert row._strength_field.value() == row.strength == strengths[-1]
 
 
 def test_typing_into_the_field_moves_the_slider(qtbot):
     row = make_row(qtbot)
     rec = Recorder(row.strengthChanged)
-    edit = row._spin.lineEdit()
+    edit = row._strength_field
     edit.selectAll()
     qtbot.keyClicks(edit, "-2.25")
     qtbot.keyClick(edit, QtCore.Qt.Key.Key_Return)
-    assert row._strength_slider.value() == -225
-    assert rec.last == (-2.25,)
+    assert row._strength_slider.value() == -2.25
+    assert rec.calls == [(-2.25,)]
+
+
+def test_keys_step_the_strength_slider(qtbot):
+    row = make_row(qtbot)
+    rec = Recorder(row.strengthChanged)
+    slider = row._strength_slider
+    qtbot.keyClick(slider, QtCore.Qt.Key.Key_Right)
+    assert row.strength == 0.1
+    qtbot.keyClick(slider, QtCore.Qt.Key.Key_PageUp)
+    assert row.strength == 1.1
+    qtbot.keyClick(slider, QtCore.Qt.Key.Key_Left)
+    assert row.strength == 1.0
+    qtbot.keyClick(slider, QtCore.Qt.Key.Key_End)
+    assert row.strength == 5.0 and rec.calls == [(0.1,), (1.1,), (1.0,), (5.0,)]
+
+
+def test_a_strength_finer_than_the_field_survives_a_layer_change(qtbot):
+    # The scene's strength passes through the row unchanged: no rounding on the way back.
+    row = make_row(qtbot)
+    row.set_strength(1.2345)
+    changed = Recorder(row.changed)
+    row._layers_slider.setValue((2, 7))
+    assert changed.calls == [({"strength": 1.2345, "layers": (2, 7)},)]
+    assert row._strength_field.text() == "1.23"
 
 
 def test_moving_the_range_slider_emits_a_tuple(qtbot):
@@ -74,7 +99,7 @@ def test_moving_the_range_slider_emits_a_tuple(qtbot):
 
 def test_reset_restores_the_defaults_and_emits(qtbot):
     row = make_row(qtbot, default_layers=(3, 6), layers=(3, 6))
-    row._strength_slider.setValue(-300)
+    row._strength_slider.setValue(-3.0)
     row._layers_slider.setValue((0, 11))
     assert row._reset_button.isEnabled()
     reset = Recorder(row.resetRequested)
@@ -83,7 +108,7 @@ def test_reset_restores_the_defaults_and_emits(qtbot):
     assert len(reset) == 1
     assert changed.last == ({"strength": 0.0, "layers": (3, 6)},)
     assert row.strength == 0.0 and row.layers == (3, 6)
-    assert row._spin.value() == 0.0
+    assert row._strength_field.text() == "0.00"
     assert not row._reset_button.isEnabled()  # nothing left to reset
 
 
@@ -98,7 +123,7 @@ def test_setters_do_not_emit(qtbot):
     row.set_default_layers((0, 2))
     row.set_selected(True)
     assert len(rec) == 0
-    assert row.strength == 3.33 and row._spin.value() == 3.33
+    assert row.strength == 3.333 and row._strength_field.text() == "3.33"  # kept as given, shown to 0.01
     assert row.layers == (1, 7)  # sorted, then clamped to the 8 layers
     assert row.default_layers == (0, 2)
 
