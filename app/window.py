@@ -27,7 +27,7 @@ from . import files
 from .editor import Editor, EditorState, Reaction, heat_map, panel_rows
 from .engine_adapter import EngineAdapter
 
-__all__ = ["MainWindow", "EditorState"]
+__all__ = ["MainWindow"]
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -50,16 +50,10 @@ class MainWindow(QtWidgets.QMainWindow):
         # A focused number field would take Ctrl+Z for its own text; the editor's undo must win.
         QtWidgets.QApplication.instance().installEventFilter(self)
         self.resize(1280, 760)
-        geo = self.settings.value("window/geometry")
-        if geo is not None:
-            self.restoreGeometry(geo)
-        st = self.settings.value("window/state")
-        if st is not None:
-            self.restoreState(st)
-        for key, sp in self._splitters.items():
-            v = self.settings.value(f"window/splitter_{key}")
-            if v is not None:
-                sp.restoreState(v)
+        for key, _, restore in self._remembered_layout():
+            value = self.settings.value(key)
+            if value is not None:
+                restore(value)
         self._update_title()
         self.view.set_message("Loading model…")
         self._request()
@@ -210,20 +204,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if res is None:
             self._show_error("no preview strip yet: select a row first")
             return False
-        try:
-            save_strip(res.images, res.request.strengths, path)
-        except StrataError as exc:
-            self._show_error(str(exc))
-            return False
-        self.statusBar().showMessage(f"Exported {path}", 5000)
-        return True
+        return self._write(lambda: save_strip(res.images, res.request.strengths, path), f"Exported {path}")
 
     def export_strip_dialog(self, kind: str = "png") -> None:
         filt = "Animated GIF (*.gif)" if kind == "gif" else "PNG image (*.png)"
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export preview strip", self._last_dir(), filt)
+        path = self._ask_save_path("Export preview strip", filt, "." + kind)
         if path:
-            if not path.lower().endswith("." + kind):
-                path += "." + kind
             self.export_strip(path)
 
     def _sync_undo_actions(self) -> None:
@@ -413,10 +399,9 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.save_png(self.editor.save_path)
 
     def save_as(self, upscale: int = 1) -> bool:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save scene as PNG", self._last_dir(), "PNG image (*.png)")
-        if not path:
+        path = self._ask_save_path("Save scene as PNG", "PNG image (*.png)", ".png")
+        if path is None:
             return False
-        path = Path(path) if path.lower().endswith(".png") else Path(path + ".png")
         ok = self.save_png(path, upscale=upscale)
         if ok and upscale == 1:
             self.editor.save_path = path
@@ -428,23 +413,16 @@ class MainWindow(QtWidgets.QMainWindow):
         if frame is None:
             self._show_error("nothing to save yet: no frame has rendered")
             return False
-        try:
-            atomic_write_bytes(Path(path), png_bytes_with_recipe(frame[0], frame[1], upscale=upscale))
-        except StrataError as exc:
-            self._show_error(str(exc))
+        if not self._write(lambda: atomic_write_bytes(Path(path), png_bytes_with_recipe(*frame, upscale=upscale)),
+                           f"Saved {path}"):
             return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
         self._add_recent(Path(path))
         return True
 
     def save_recipe_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save recipe", self._last_dir(), "Recipe (*.json)")
+        path = self._ask_save_path("Save recipe", "Recipe (*.json)", ".json")
         if path:
-            try:
-                write_recipe_json(self.editor.recipe_scene(), path if path.endswith(".json") else path + ".json")
-                self.statusBar().showMessage(f"Saved {path}", 5000)
-            except StrataError as exc:
-                self._show_error(str(exc))
+            self._write(lambda: write_recipe_json(self.editor.recipe_scene(), path), f"Saved {path}")
 
     def export_wp(self, path: str | Path) -> bool:
         """Write the edited code of the frame on screen."""
@@ -452,18 +430,29 @@ class MainWindow(QtWidgets.QMainWindow):
         if last is None:
             self._show_error("nothing to export yet: no frame has rendered")
             return False
+        return self._write(lambda: save_wp_npy(last.wp, path), f"Exported wp {list(last.wp.shape)} to {path}")
+
+    def _write(self, write, done: str) -> bool:
+        """Run ``write``; say ``done`` in the status bar, or what went wrong (the old file is kept)."""
         try:
-            save_wp_npy(last.wp, path)
+            write()
         except StrataError as exc:
             self._show_error(str(exc))
             return False
-        self.statusBar().showMessage(f"Exported wp {list(last.wp.shape)} to {path}", 5000)
+        self.statusBar().showMessage(done, 5000)
         return True
 
     def export_wp_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export wp code", self._last_dir(), "NumPy (*.npy)")
+        path = self._ask_save_path("Export wp code", "NumPy (*.npy)", ".npy")
         if path:
-            self.export_wp(path if path.endswith(".npy") else path + ".npy")
+            self.export_wp(path)
+
+    def _ask_save_path(self, title: str, file_filter: str, suffix: str) -> Path | None:
+        """A path from the save dialog, ending in ``suffix``; None when cancelled."""
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, self._last_dir(), file_filter)
+        if not path:
+            return None
+        return Path(path if path.lower().endswith(suffix) else path + suffix)
 
     # ------------------------------------------------------------------ recent files, title, window
 
@@ -522,6 +511,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._discover.boundariesReady.connect(self.open_path)
         self._discover.show()
 
+    def _remembered_layout(self) -> list[tuple]:
+        """(settings key, save, restore) for each part of the layout the window keeps between runs."""
+        return [("window/geometry", self.saveGeometry, self.restoreGeometry),
+                ("window/state", self.saveState, self.restoreState),
+                *((f"window/splitter_{key}", sp.saveState, sp.restoreState) for key, sp in self._splitters.items())]
+
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
         if ev.type() == QtCore.QEvent.ShortcutOverride and isinstance(obj, QtWidgets.QWidget) \
                 and isinstance(obj, (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox)) and obj.window() is self:
@@ -537,10 +532,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._refresh_strip.cancel()
         if self._discover is not None:
             self._discover.shutdown()
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
-        for key, sp in self._splitters.items():
-            self.settings.setValue(f"window/splitter_{key}", sp.saveState())
+        for key, save, _ in self._remembered_layout():
+            self.settings.setValue(key, save())
         self.settings.sync()
         self.engine.close()
         super().closeEvent(event)
