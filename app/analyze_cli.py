@@ -1,4 +1,4 @@
-"""``strata analyze``: find the semantic hierarchy of a generator (tqdm around strata.engine.discovery.analysis).
+"""``strata analyze``: find the semantic hierarchy of a generator (tqdm around strata.engine.discovery).
 
 Resumable: re-running the same command continues from what is on disk.
 Ctrl+C stops after the current batch and keeps the work done; a second
@@ -24,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
                     "layer and write a boundary library with its hierarchy report (HiGAN). "
                     "Re-run the same command to resume.")
     p.add_argument("--model", help="generator file (default: the bundled model)")
-    p.add_argument("--predictor", default="rooms", help="registered predictor (default: rooms)")
+    p.add_argument("--predictor", default="rooms",
+                   help="registered predictor or predictor file (.pth) (default: rooms)")
     p.add_argument("-n", "--num", type=int, default=None,
                    help=f"samples to annotate (default: what OUT/annotations.npz holds, else {DEFAULT_N})")
     p.add_argument("-m", "--rescore", type=int, default=500, help="samples for rescoring (default 500)")
@@ -86,7 +87,7 @@ def main(argv: list[str]) -> int:
 
     from tqdm import tqdm
 
-    from strata.engine.discovery import analysis
+    from strata.engine import discovery
     from strata.engine.core.device import resolve_device
     from strata.engine.core.errors import StrataError
 
@@ -121,16 +122,16 @@ def main(argv: list[str]) -> int:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StrataError(f"cannot create {out}: {exc.strerror or exc}") from None
-        ann_path = out / analysis.ANNOTATIONS_FILE
+        ann_path = out / discovery.ANNOTATIONS_FILE
         n = args.num
         if shard is not None or (args.annotate_only and not args.merge):
             from strata.engine.core.models import load_generator
 
             device = resolve_device(args.device)
             model = load_generator(model_path, device)
-            predictor = analysis.load_predictor(args.predictor, device)
-            path = out / analysis.shard_file_name(*shard) if shard else ann_path
-            ann = analysis.sample_and_annotate(
+            predictor = discovery.resolve_predictor(args.predictor, device)
+            path = out / discovery.shard_file_name(*shard) if shard else ann_path
+            ann = discovery.sample_and_annotate(
                 model.generator, predictor, n or DEFAULT_N, seed=args.seed, psi=args.psi,
                 batch_size=args.batch_size, out_path=path, shard=shard,
                 model_fingerprint=model.fingerprint, device=device, progress=progress,
@@ -142,7 +143,7 @@ def main(argv: list[str]) -> int:
             shards = sorted(out.glob("annotations.shard-*-of-*.npz"))
             if not shards:
                 raise StrataError(f"no annotations.shard-*-of-*.npz files in {out} to merge")
-            merged = analysis.merge_annotations(shards, ann_path)
+            merged = discovery.merge_annotations(shards, ann_path)
             print(f"merged {len(shards)} shards ({merged.count} samples): {ann_path}", file=sys.stderr)
             if args.annotate_only:
                 bar.close()
@@ -150,13 +151,13 @@ def main(argv: list[str]) -> int:
             n = None
         elif n is None and not ann_path.exists():
             n = DEFAULT_N
-        summary = analysis.run_discovery(
+        summary = discovery.run_discovery(
             model_path, predictor=args.predictor, n=n, m=args.rescore, lam=args.lam, k=top,
             seed=args.seed, psi=args.psi, out_dir=out, batch_size=args.batch_size,
             device=args.device, conditions=conditions or None, command=command,
             progress=progress, should_stop=should_stop)
         bar.close()
-    except analysis.Cancelled as exc:
+    except discovery.Cancelled as exc:
         bar.close()
         print(f"strata analyze: {exc}", file=sys.stderr)
         return 130

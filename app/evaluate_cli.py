@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import shlex
-import sys
 from pathlib import Path
 
 
@@ -16,6 +15,7 @@ def main(argv: list[str]) -> int:
 
     from strata import assets
     from strata.engine.core.atomic import atomic_write_bytes
+    from strata.engine.discovery.predictors import resolve_predictor
     from strata.engine.rooms.evaluate import evaluate_generator, report_markdown
 
     p = argparse.ArgumentParser(prog="strata evaluate", description=(
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--model", "-m", default=str(assets.default_model_path()))
     p.add_argument("--predictor", default="rooms", help="registered predictor (default: rooms)")
     p.add_argument("--predictor-file", metavar="PTH", default=None, help=(
-        "read a rooms predictor from this file instead (e.g. one trained with another seed: "
+        "read the predictor from this file instead (e.g. a rooms predictor trained with another seed: "
         "an instrument apart from the one a model trained with --feature-d was pushed by)"))
     p.add_argument("-n", "--num", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
@@ -42,6 +42,8 @@ def main(argv: list[str]) -> int:
         p.error("--psi takes finite numbers")
     if args.threads:
         torch.set_num_threads(args.threads)
+    # Read before the model loads and the bar starts, so that a bad predictor file is reported at once.
+    predictor = resolve_predictor(args.predictor, args.device, path=args.predictor_file)
     bar = tqdm(total=1000, bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
 
     def progress(frac, msg):
@@ -49,10 +51,6 @@ def main(argv: list[str]) -> int:
         bar.set_postfix_str(msg, refresh=False)
         bar.refresh()
 
-    predictor = args.predictor
-    if args.predictor_file:
-        from strata.engine.rooms.predictor import load_rooms_predictor
-        predictor = load_rooms_predictor(args.predictor_file, args.device)
     r = evaluate_generator(args.model, predictor=predictor, n=args.num, seed=args.seed,
                            psis=tuple(args.psi) if args.psi else None,
                            batch_size=args.batch_size, device=args.device, grid_path=args.grid,

@@ -160,7 +160,7 @@ def main(argv: list[str]) -> int:
         except ValueError as exc:
             p.error(str(exc))
     if cfg.feature_d:
-        from strata.engine.rooms.predictor import available_predictors
+        from strata.engine.discovery.predictors import available_predictors
         if cfg.feature_d not in available_predictors():
             p.error(f"--feature-d {cfg.feature_d}: no such predictor (registered: {', '.join(available_predictors())})")
     if cfg.match_frequencies:

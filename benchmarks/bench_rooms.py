@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 
-from strata.engine.rooms.world import render_rooms, sample_params  # noqa: E402
+from strata.engine.rooms.render import render_rooms  # noqa: E402
+from strata.engine.rooms.semantics import sample_params  # noqa: E402
 
 
 def _cpu_name() -> str:

@@ -38,7 +38,8 @@ def high_frequency(images: torch.Tensor) -> tuple[float, float]:
 def main() -> None:
     from strata.engine.core.models import load_generator
     from strata.engine.rooms.predictor import load_rooms_predictor
-    from strata.engine.rooms.world import SEMANTICS, sample_rooms
+    from strata.engine.rooms.render import sample_rooms
+    from strata.engine.rooms.semantics import SEMANTICS
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-m", "--model", action="append", default=[], help="generator(s) to compare (repeatable)")

@@ -1,6 +1,6 @@
 """The discovery report as people read it: a Markdown table and a heat-map PNG.
 
-Both take the JSON-able report dict that :func:`strata.engine.discovery.analysis.write_library`
+Both take the JSON-able report dict that :func:`strata.engine.discovery.hierarchy.write_library`
 writes as ``hierarchy.json``, so a report can be re-drawn from its file alone.
 """
 

@@ -21,16 +21,13 @@ import math
 import platform
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
-from strata.engine.core.errors import StrataError
+from strata.engine.core.jobs import Cancelled, Progress, ShouldStop, report, stopping
 
 __all__ = ["kid", "evaluate_generator", "report_markdown"]
-
-Progress = Callable[[float, str], None]
 
 
 def kid(a: np.ndarray, b: np.ndarray, *, subsets: int = 50, subset_size: int = 1000,
@@ -63,16 +60,40 @@ def evaluate_generator(model_path: str | Path, *, predictor="rooms", n: int = 20
                        psis: tuple[float, ...] | None = None, batch_size: int = 100, device=None,
                        grid_path: str | Path | None = None,
                        progress: Progress | None = None,
-                       should_stop: Callable[[], bool] | None = None) -> dict:
+                       should_stop: ShouldStop | None = None) -> dict:
+    """Frequencies of the binary semantics and KID, generated against rendered rooms.
+
+    Parameters
+    ----------
+    model_path : path
+        A generator trained on the rooms world.
+    predictor : str, path or predictor
+        What reads the images
+        (:func:`~strata.engine.discovery.predictors.resolve_predictor`): it
+        needs ``features`` besides ``predict``, as the rooms predictor has.
+    n, seed, batch_size
+        Images per set, the seed of every set, images per forward pass.
+    psis : tuple of float, optional
+        Truncations of the generated sets (default: the model's and 1).
+    grid_path : path, optional
+        Where to write a 4x4 grid of samples (PNG).
+    progress, should_stop
+        Callbacks; stopping raises :class:`~strata.engine.core.jobs.Cancelled`.
+
+    Returns
+    -------
+    dict
+        The figures :func:`report_markdown` prints.
+    """
     from strata.engine.core.models import load_generator
-    from strata.engine.rooms.predictor import get_predictor
-    from strata.engine.rooms.world import sample_rooms
+    from strata.engine.discovery.predictors import resolve_predictor
+    from strata.engine.rooms.render import sample_rooms
     from strata.engine.rooms.train import image_grid
 
     model = load_generator(model_path, device)
     g = model.generator
     dev = g.device
-    pred = get_predictor(predictor) if isinstance(predictor, str) else predictor
+    pred = resolve_predictor(predictor, dev)
     binary = [s.name for s in pred.semantics if s.kind == "binary"]
     psis = tuple(psis) if psis else (g.default_psi, 1.0)
     steps = (len(psis) + 2) * math.ceil(n / batch_size)
@@ -82,10 +103,9 @@ def evaluate_generator(model_path: str | Path, *, predictor="rooms", n: int = 20
     def tick(msg: str) -> None:
         nonlocal done
         done += 1
-        if should_stop is not None and should_stop():
-            raise StrataError("evaluation cancelled")
-        if progress is not None:
-            progress(done / steps, msg)
+        if stopping(should_stop):
+            raise Cancelled("evaluation cancelled")
+        report(progress, done / steps, msg)
 
     def read(images: torch.Tensor) -> tuple[dict, np.ndarray]:
         with torch.inference_mode():

@@ -19,7 +19,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from strata.engine.rooms.predictor import RoomsPredictor, _prepare
+from strata.engine.discovery.predictors import prepare_images
+from strata.engine.rooms.predictor import RoomsPredictor
 
 __all__ = ["FeatureDiscriminator"]
 
@@ -53,6 +54,6 @@ class FeatureDiscriminator(nn.Module):
         p = self._predictor
         p.eval()  # batch-norm reads its running statistics whatever mode the caller set
         # Read as predict() reads (checked, resized), but not clamped to [-1, 1].
-        map8 = p.trunk[:4](_prepare(images, p.input_resolution, clamp=False))  # down to 8x8
+        map8 = p.trunk[:4](prepare_images(images, p.input_resolution, clamp=False))  # down to 8x8
         vec = p.fc(p.trunk[4:](map8))
         return (self.map_head(map8) + self.vec_head(vec)).squeeze(1)

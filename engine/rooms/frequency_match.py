@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import torch
 
-from strata.engine.rooms.predictor import RoomsPredictor, _prepare
+from strata.engine.discovery.predictors import prepare_images
+from strata.engine.rooms.predictor import RoomsPredictor
 
 __all__ = ["FrequencyMatch"]
 
@@ -66,7 +67,7 @@ class FrequencyMatch:
         """``[n, S]`` probabilities of the binary semantics, differentiable in the pixels."""
         p = self.predictor
         p.eval()
-        logits = p.logits(_prepare(images, p.input_resolution, clamp=False))
+        logits = p.logits(prepare_images(images, p.input_resolution, clamp=False))
         return torch.sigmoid(logits[:, self._index.to(logits.device)])
 
     @torch.no_grad()

@@ -1,63 +1,42 @@
-"""Semantic predictors: anything that maps images to named scores.
+"""The rooms predictor: a small CNN that scores the semantics of the procedural rooms.
 
-A *predictor* scores images ``[n, 3, H, W]`` in [-1, 1] for a set of named
-semantics. Strata uses one to annotate generated scenes before fitting
-boundaries (:mod:`strata.engine.discovery.analysis`) and to evaluate generators
-(:mod:`strata.engine.rooms.evaluate`). Predictors live in a registry by name, so that a
-user's own (say, a Places365 classifier) plugs in next to the built-in one::
-
-    from strata.engine.rooms.predictor import register_predictor
-    register_predictor("places", lambda **kw: MyPlacesPredictor(**kw))
-
-Built in: ``"rooms"``, a small CNN (:class:`RoomsPredictor`) trained on the
-procedural rooms of :mod:`strata.engine.rooms.world`, shipped as
-``assets/rooms_predictor.pth``. Train it again with
-``python -m strata.engine.rooms.predictor train`` (:func:`train_rooms_predictor`) and
-measure it with ``benchmarks/eval_predictor.py`` (:func:`evaluate_predictor`).
+Discovery and evaluation find it by name, ``"rooms"``, in the predictor
+registry (:mod:`strata.engine.discovery.predictors`), which imports this
+module through the ``strata.predictors`` entry point that names
+:func:`load_rooms_predictor`. It is trained on the rooms of
+:mod:`strata.engine.rooms.render` and shipped as ``assets/rooms_predictor.pth``.
+Train it again with ``strata predictor train`` (:func:`train_rooms_predictor`)
+and measure it with ``strata predictor eval`` (:func:`evaluate_predictor`).
 
 Public API
 ----------
-Predictor
-    The protocol: ``name``, ``semantics``, ``input_resolution``, ``predict``.
-register_predictor(name, factory), unregister_predictor(name), get_predictor(name, **kw),
-available_predictors()
-    The registry.
-FunctionPredictor
-    Wraps a plain function as a predictor.
 RoomsPredictor, load_rooms_predictor(path=None, device=None), default_predictor_path()
-    The built-in predictor and its file.
+    The predictor and its file (the entry point's factory is :func:`load_rooms_predictor`).
 train_rooms_predictor(out_path, *, steps, batch_size, seed, progress, should_stop)
     Train on freshly rendered rooms.
 evaluate_predictor(predictor, n, seed), report_markdown(result)
     Accuracy (binary) and R^2 (continuous) on held-out rooms.
-PredictorError
-    A predictor file could not be read.
 """
 
 from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from strata.engine.core.errors import StrataError
-from strata.engine.rooms.world import REQUIRES, SEMANTICS, SemanticSpec, render_rooms, sample_params, score_range, scores_of
+from strata.engine.core.jobs import Progress, ShouldStop
+from strata.engine.discovery.predictors import PredictorError, SemanticSpec, prepare_images
+from strata.engine.rooms.render import render_rooms
+from strata.engine.rooms.semantics import REQUIRES, SEMANTICS, sample_params, score_range, scores_of
 
 __all__ = [
-    "Predictor",
-    "PredictorError",
-    "FunctionPredictor",
+    "EVAL_SEED",
     "RoomsPredictor",
-    "register_predictor",
-    "unregister_predictor",
-    "get_predictor",
-    "available_predictors",
     "load_rooms_predictor",
     "default_predictor_path",
     "train_rooms_predictor",
@@ -73,140 +52,13 @@ FILE_VERSION = 1
 EVAL_SEED = 1_000_003
 
 
-class PredictorError(StrataError):
-    """A predictor file could not be read or does not describe a predictor."""
-
-
-@runtime_checkable
-class Predictor(Protocol):
-    """What Strata needs from a predictor.
-
-    Attributes
-    ----------
-    name : str
-        The registry name, e.g. ``"rooms"``.
-    semantics : tuple of SemanticSpec
-        What it scores (name, level, kind, doc). Binary semantics are scored
-        by a probability in [0, 1].
-    input_resolution : int or None
-        The square size it wants; callers may resize to it (a predictor must
-        accept other sizes too). None: any size.
-    """
-
-    name: str
-    semantics: tuple[SemanticSpec, ...]
-    input_resolution: int | None
-
-    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Scores ``{semantic name: float tensor [n]}`` of images ``[n, 3, H, W]`` in [-1, 1]."""
-        ...
-
-
-# --------------------------------------------------------------------------- registry
-
-_FACTORIES: dict[str, Callable[..., Predictor]] = {}
-
-
-def register_predictor(name: str, factory: Callable[..., Predictor], *, replace: bool = False) -> None:
-    """Make ``get_predictor(name, **kw)`` return ``factory(**kw)``.
-
-    Raises
-    ------
-    ValueError
-        ``name`` is empty or already taken (unless ``replace``).
-    """
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"predictor name must be a non-empty string, got {name!r}")
-    if not callable(factory):
-        raise TypeError(f"factory for predictor {name!r} is not callable")
-    if name in _FACTORIES and not replace:
-        raise ValueError(f"a predictor named {name!r} is already registered (pass replace=True)")
-    _FACTORIES[name] = factory
-
-
-def unregister_predictor(name: str) -> None:
-    """Forget ``name`` (no error if it is not registered)."""
-    _FACTORIES.pop(name, None)
-
-
-def get_predictor(name: str, **kw) -> Predictor:
-    """A new predictor from the factory registered as ``name``.
-
-    Raises
-    ------
-    KeyError
-        No predictor of that name; the message lists the known ones.
-    """
-    try:
-        factory = _FACTORIES[name]
-    except KeyError:
-        raise KeyError(f"unknown predictor {name!r}; available: {', '.join(_FACTORIES) or 'none'}") from None
-    return factory(**kw)
-
-
-def available_predictors() -> tuple[str, ...]:
-    """Registered names, in registration order."""
-    return tuple(_FACTORIES)
-
-
-class FunctionPredictor:
-    """A predictor made of a plain function ``fn(images) -> {name: tensor [n]}``.
-
-    Parameters
-    ----------
-    name : str
-        Registry name.
-    semantics : sequence of SemanticSpec
-        What ``fn`` scores.
-    fn : callable
-        Gets images ``[n, 3, input_resolution, input_resolution]`` (resized
-        when ``input_resolution`` is set) in [-1, 1].
-    input_resolution : int, optional
-        The size ``fn`` wants.
-    """
-
-    def __init__(self, name: str, semantics: Sequence[SemanticSpec], fn: Callable, input_resolution: int | None = None):
-        self.name = name
-        self.semantics = tuple(semantics)
-        self.input_resolution = input_resolution
-        self._fn = fn
-
-    def predict(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        images = _prepare(images, self.input_resolution)
-        return dict(self._fn(images))
-
-    def __repr__(self) -> str:
-        return f"FunctionPredictor({self.name!r}, {len(self.semantics)} semantics)"
-
-
-def _prepare(images: torch.Tensor, resolution: int | None, *, clamp: bool = True) -> torch.Tensor:
-    """Check ``[n, 3, H, W]``, clamp to [-1, 1] (unless ``clamp`` is False: a generator trained
-    through the predictor needs gradients from every pixel) and resize to ``resolution``."""
-    if not isinstance(images, torch.Tensor) or images.ndim != 4 or images.shape[1] != 3:
-        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
-        raise ValueError(f"expected images [n, 3, H, W], got {shape}")
-    images = images.float()
-    if clamp:
-        images = images.clamp(-1.0, 1.0)
-    if resolution is not None and tuple(images.shape[-2:]) != (resolution, resolution):
-        h, w = images.shape[-2:]
-        if h % resolution == 0 and w % resolution == 0 and h >= resolution and w >= resolution:
-            images = F.adaptive_avg_pool2d(images, resolution)          # exact area average
-        else:
-            images = F.interpolate(images, size=(resolution, resolution), mode="bilinear",
-                                   antialias=True, align_corners=False)
-    return images
-
-
-# --------------------------------------------------------------------------- the rooms predictor
-
 def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
                          nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
 
 class RoomsPredictor(nn.Module):
-    """A small CNN scoring the semantics of :mod:`strata.engine.rooms.world`.
+    """A small CNN scoring the semantics of :mod:`strata.engine.rooms.semantics`.
 
     A shared convolutional trunk (64 -> 4 pixels) ends in a flattened 4x4
     map and a fully connected layer: the feature vector (:meth:`features`,
@@ -216,7 +68,7 @@ class RoomsPredictor(nn.Module):
     Parameters
     ----------
     semantics : sequence of SemanticSpec
-        What to score (default: every semantic of :mod:`strata.engine.rooms.world`).
+        What to score (default: every semantic of :mod:`strata.engine.rooms.semantics`).
     channels : sequence of int
         Trunk widths at 64, 32, 16, 8 and 4 pixels.
     feature_dim : int
@@ -276,7 +128,7 @@ class RoomsPredictor(nn.Module):
         self.eval()
         try:
             with torch.inference_mode():
-                x = _prepare(images, self.input_resolution).to(self.device)
+                x = prepare_images(images, self.input_resolution).to(self.device)
                 return fn(x)
         finally:
             self.train(was_training)
@@ -373,9 +225,6 @@ def load_rooms_predictor(path=None, device=None) -> RoomsPredictor:
     return model
 
 
-register_predictor("rooms", lambda **kw: load_rooms_predictor(**kw), replace=True)
-
-
 # --------------------------------------------------------------------------- training
 
 def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -391,8 +240,8 @@ def _augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def train_rooms_predictor(out_path, *, steps: int = 3000, batch_size: int = 64, seed: int = 0,
-                          lr: float = 3e-3, progress: Callable[[float, str], None] | None = None,
-                          should_stop: Callable[[], bool] | None = None, threads: int | None = 1,
+                          lr: float = 3e-3, progress: Progress | None = None,
+                          should_stop: ShouldStop | None = None, threads: int | None = 1,
                           eval_n: int = 1000) -> dict:
     """Train a :class:`RoomsPredictor` on freshly rendered rooms and save it.
 
@@ -481,7 +330,7 @@ def evaluate_predictor(predictor, n: int = 2000, seed: int = EVAL_SEED, *, resol
     ----------
     predictor
         Anything following :class:`Predictor` that scores semantics of
-        :mod:`strata.engine.rooms.world` (others are ignored).
+        :mod:`strata.engine.rooms.semantics` (others are ignored).
     n, seed
         How many rooms, drawn as ``sample_params(n, Generator().manual_seed(seed))``
         (training draws from its own seed's stream, never from :data:`EVAL_SEED`'s).
@@ -495,7 +344,7 @@ def evaluate_predictor(predictor, n: int = 2000, seed: int = EVAL_SEED, *, resol
         "metric", "value"}}}``: metric ``"accuracy"`` (threshold 0.5) for
         binary semantics, ``"r2"`` for continuous ones. A semantic that shows
         only with another (``bedding_hue`` needs a ``bed``, see
-        :data:`strata.engine.rooms.world.REQUIRES`) also gets ``"given"`` (that semantic),
+        :data:`strata.engine.rooms.semantics.REQUIRES`) also gets ``"given"`` (that semantic),
         ``"value_given"`` (the metric over rooms that have it) and ``"n_given"``.
     """
     truth: dict[str, list] = {}
@@ -544,51 +393,3 @@ def report_markdown(result: Mapping) -> str:
         lines.append(f"| {r['level']} | `{name}` | {r['kind']} | {'accuracy' if r['metric'] == 'accuracy' else 'R²'} "
                      f"| {value} |")
     return "\n".join(lines + ([""] + notes if notes else []))
-
-
-# --------------------------------------------------------------------------- command line
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m strata.engine.rooms.predictor train|eval ...``."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m strata.engine.rooms.predictor")
-    sub = parser.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="train the rooms predictor on rendered rooms")
-    tr.add_argument("--out", default=str(default_predictor_path()))
-    tr.add_argument("--steps", type=int, default=3000)
-    tr.add_argument("--batch-size", type=int, default=64)
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--lr", type=float, default=3e-3)
-    tr.add_argument("--threads", type=int, default=1)
-    ev = sub.add_parser("eval", help="accuracy / R^2 on held-out rooms, as Markdown")
-    ev.add_argument("--path", default=None, help="predictor file (default: the shipped one)")
-    ev.add_argument("-n", type=int, default=2000)
-    ev.add_argument("--seed", type=int, default=EVAL_SEED)
-    ev.add_argument("--resolution", type=int, default=64)
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "train":
-            last = [0.0]
-
-            def progress(fraction: float, message: str) -> None:
-                if fraction - last[0] >= 0.02 or fraction >= 1.0:
-                    last[0] = fraction
-                    print(f"{100 * fraction:5.1f}%  {message}", flush=True)
-
-            info = train_rooms_predictor(args.out, steps=args.steps, batch_size=args.batch_size, seed=args.seed,
-                                         lr=args.lr, threads=args.threads, progress=progress)
-            print(f"saved {args.out} after {info['steps']} steps, {info['seconds']:.0f} s")
-            print(report_markdown(info["evaluation"]))
-        else:
-            predictor = load_rooms_predictor(args.path)
-            print(report_markdown(evaluate_predictor(predictor, n=args.n, seed=args.seed,
-                                                     resolution=args.resolution)))
-    except StrataError as exc:
-        print(f"error: {exc}")
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -36,21 +36,24 @@ import torch
 import torch.nn.functional as F
 
 from strata.engine.core.atomic import atomic_write_bytes
-from strata.engine.rooms.data_parallel import Group, free_port, join_group, leave_group
-from strata.engine.rooms.discriminator import Discriminator
 from strata.engine.core.errors import StrataError
-from strata.engine.rooms.feature_d import FeatureDiscriminator
-from strata.engine.rooms.frequency_match import FrequencyMatch
+from strata.engine.core.jobs import Progress, ShouldStop
 from strata.engine.core.models import save_generator
+from strata.engine.core.render import to_uint8
 from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator
 from strata.engine.core.stylegan2 import StyleGAN2Config, StyleGAN2Generator
+from strata.engine.discovery.predictors import PredictorError, resolve_predictor
+from strata.engine.rooms.data_parallel import Group, free_port, join_group, leave_group
+from strata.engine.rooms.discriminator import Discriminator
+from strata.engine.rooms.feature_d import FeatureDiscriminator
+from strata.engine.rooms.frequency_match import FrequencyMatch
+from strata.engine.rooms.predictor import RoomsPredictor
 
 __all__ = ["TrainConfig", "train", "train_step", "build_state", "make_generator", "rooms_source", "image_grid"]
 
 ARCHITECTURES = ("stylegan", "stylegan2")
 AnyGenerator = StyleGANGenerator | StyleGAN2Generator
 
-Progress = Callable[[float, str], None]
 ImageSource = Callable[[int, int], torch.Tensor]  # (n, seed) -> [n, 3, H, W] in [-1, 1]
 
 
@@ -160,7 +163,7 @@ def blur_to_lod(images: torch.Tensor, lod: float) -> torch.Tensor:
 
 
 def rooms_source(resolution: int) -> ImageSource:
-    from strata.engine.rooms.world import sample_rooms
+    from strata.engine.rooms.render import sample_rooms
 
     def source(n: int, seed: int) -> torch.Tensor:
         return sample_rooms(n, seed, resolution=resolution)[0]
@@ -170,7 +173,7 @@ def rooms_source(resolution: int) -> ImageSource:
 
 def image_grid(images: torch.Tensor, nrow: int) -> np.ndarray:
     """[N, 3, H, W] in [-1, 1] -> uint8 grid [rows*H, nrow*W, 3] with 2 px gaps."""
-    x = ((images.detach().float().cpu() + 1) * 127.5 + 0.5).clamp(0, 255).to(torch.uint8)
+    x = torch.from_numpy(to_uint8(images)).permute(0, 3, 1, 2)
     n, _, h, w = x.shape
     rows = math.ceil(n / nrow)
     grid = torch.full((3, rows * (h + 2) + 2, nrow * (w + 2) + 2), 255, dtype=torch.uint8)
@@ -197,18 +200,15 @@ class _State:
     match: FrequencyMatch | None = None  # with cfg.match_frequencies; set up by _train_rank
 
 
-def rooms_predictor(spec: str, use: str = "frequency matching"):
+def rooms_predictor(spec: str, use: str = "frequency matching") -> RoomsPredictor:
     """The :class:`RoomsPredictor` a training feature reads through (its trunk and heads): a
-    registered name, or a predictor file (``.pth``) such as one trained with another seed;
-    :class:`StrataError`, naming ``use``, if neither or not a rooms predictor."""
-    from strata.engine.rooms.predictor import RoomsPredictor, available_predictors, get_predictor, load_rooms_predictor
-    if spec in available_predictors():
-        pred = get_predictor(spec)
-    elif spec.endswith(".pth"):
-        pred = load_rooms_predictor(Path(spec))
-    else:
-        raise StrataError(f"{use}: {spec!r} is neither a registered predictor "
-                          f"({', '.join(available_predictors())}) nor a predictor file (.pth)")
+    registered name, or a predictor file (``.pth``) such as one trained with another seed
+    (:func:`~strata.engine.discovery.predictors.resolve_predictor`); :class:`StrataError`,
+    naming ``use``, if neither or not a rooms predictor."""
+    try:
+        pred = resolve_predictor(spec)
+    except PredictorError as exc:
+        raise StrataError(f"{use}: {exc}") from None
     if not isinstance(pred, RoomsPredictor):
         raise StrataError(f"{use}: predictor {spec!r} is not a RoomsPredictor")
     return pred
@@ -447,7 +447,7 @@ def train_step(st: _State, cfg: TrainConfig, real: torch.Tensor, group: Group = 
 def train(run_dir: str | Path, cfg: TrainConfig = TrainConfig(), *,
           source: ImageSource | None = None, device: str | torch.device = "cpu",
           out_model: str | Path | None = None, meta: dict | None = None,
-          progress: Progress | None = None, should_stop: Callable[[], bool] | None = None,
+          progress: Progress | None = None, should_stop: ShouldStop | None = None,
           workers: int = 1, threads_per_worker: int = 1) -> dict:
     """Train (or resume) until ``cfg.total_kimg`` thousand real images were shown.
 
@@ -507,7 +507,7 @@ def _peer_main(rank: int, world: int, port: int, run_dir: str, cfg: dict, source
 
 
 def _train_rank(group: Group, run_dir, cfg: TrainConfig, source: ImageSource | None, device,
-                out_model, meta, progress: Progress | None, should_stop: Callable[[], bool] | None) -> dict:
+                out_model, meta, progress: Progress | None, should_stop: ShouldStop | None) -> dict:
     lead = group.rank == 0
     run_dir = Path(run_dir)
     if lead:

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-import types
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from strata.app.discover_dialog import (DiscoverDialog, DiscoveryRunner, _Eta, available_predictor_names,
-                                 format_eta)
-from strata.engine.discovery.analysis import Cancelled
+from strata.app.discover_dialog import DiscoverDialog, available_predictor_names
+from strata.app.discovery_runner import DiscoveryRunner, _Eta, format_eta
 from strata.engine.core.boundary import Boundary, load_boundaries, save_boundary
 from strata.engine.core.errors import StrataError
-from strata.engine.rooms.world import SemanticSpec
+from strata.engine.core.jobs import Cancelled
+from strata.engine.discovery.predictors import SemanticSpec
 
 
 def _discovery_threads():
@@ -214,18 +213,17 @@ def test_shutdown_joins_at_once(make_dialog, qtbot):
     assert dlg.start_button.isEnabled()
 
 
-def test_predictor_list_survives_a_missing_registry(monkeypatch):
-    import sys
+def test_predictor_list_shows_the_registry_and_survives_a_broken_one(monkeypatch):
+    from strata.engine.discovery import predictors
 
-    import strata.engine.rooms as rooms_pkg
-
-    monkeypatch.delattr(rooms_pkg, "predictor", raising=False)
-    monkeypatch.setitem(sys.modules, "strata.engine.rooms.predictor", None)  # import fails
-    assert available_predictor_names() == ["rooms"]
-    fake = types.SimpleNamespace(available_predictors=lambda: ("rooms", "places"))
-    monkeypatch.setitem(sys.modules, "strata.engine.rooms.predictor", fake)
-    monkeypatch.setattr(rooms_pkg, "predictor", fake, raising=False)
+    monkeypatch.setattr(predictors, "available_predictors", lambda: ("rooms", "places"))  # a plug-in installed
     assert available_predictor_names() == ["rooms", "places"]
+
+    def broken():
+        raise RuntimeError("bad entry point metadata")
+
+    monkeypatch.setattr(predictors, "available_predictors", broken)
+    assert available_predictor_names() == ["rooms"]  # the dialog opens; a run would say what is wrong
 
 
 class RegionPredictor:

@@ -192,7 +192,7 @@ def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map
 
     import platformdirs
 
-    import strata.engine.discovery.analysis
+    import strata.engine.discovery.pipeline
     from strata.engine.core.boundary import Boundary, save_boundary
 
     def fake_run(model_path, *, out_dir, progress=None, should_stop=None, **kw):
@@ -208,7 +208,7 @@ def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map
                                extra={"dS": [0, 0, 0, 0.1, 0.2, 0.9]}), d / "wall_hue.npz")
         return {}
 
-    monkeypatch.setattr(strata.engine.discovery.analysis, "run_discovery", fake_run)
+    monkeypatch.setattr(strata.engine.discovery.pipeline, "run_discovery", fake_run)
     monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "data"))
     win = make_window(with_boundaries=False)
     win.discover_dialog()

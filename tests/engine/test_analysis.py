@@ -10,15 +10,16 @@ import pytest
 import torch
 from PIL import Image
 
-from strata.engine.discovery import analysis
-from strata.engine.discovery.analysis import (Annotations, Cancelled, FittedBoundary, choose_layers,
-                             condition_boundary, fit_boundaries, level_of, load_annotations,
-                             merge_annotations, rescore, run_discovery, sample_and_annotate,
-                             shard_range, write_library)
 from strata.engine.core.boundary import load_boundaries
 from strata.engine.core.edits import Edit, apply_edits
 from strata.engine.core.errors import StrataError
-from strata.engine.rooms.world import SemanticSpec
+from strata.engine.discovery import (BOOTSTRAP_RESAMPLES, Annotations, Cancelled, FittedBoundary, LayerResponse,
+                                     Rescoring, SemanticSpec, choose_layers, condition_boundary, fit_boundaries,
+                                     level_of, load_annotations, merge_annotations, register_predictor, rescore,
+                                     run_discovery, sample_and_annotate, shard_file_name, shard_range,
+                                     unregister_predictor, write_library)
+from strata.engine.discovery._common import draw_codes
+from strata.engine.discovery.rescoring import _bootstrap
 from tests._models import tiny_generator
 
 torch.set_num_threads(1)
@@ -78,7 +79,7 @@ def test_shards_merge_into_the_single_run_bit_for_bit(gen, tmp_path):
     assert single.z.dtype == np.float32 and single.w.shape == (50, 16)
     assert set(single.scores) == {"red_top", "blue_left", "bright"}
     for count in (3, 9):  # 9 shards of 7 batches: some shards are empty
-        paths = [tmp_path / f"s{count}" / analysis.shard_file_name(i, count) for i in range(count)]
+        paths = [tmp_path / f"s{count}" / shard_file_name(i, count) for i in range(count)]
         paths[0].parent.mkdir()
         for i, p in enumerate(paths):
             _annotate(gen, p, shard=(i, count))
@@ -107,7 +108,7 @@ def test_shard_ranges_tile_the_run_on_batch_boundaries():
 
 
 def test_merge_refuses_gaps_overlaps_and_other_runs(gen, tmp_path):
-    paths = [tmp_path / analysis.shard_file_name(i, 3) for i in range(3)]
+    paths = [tmp_path / shard_file_name(i, 3) for i in range(3)]
     for i, p in enumerate(paths):
         _annotate(gen, p, shard=(i, 3))
     with pytest.raises(StrataError, match="out"):
@@ -290,7 +291,7 @@ def test_rescore_batches_give_the_plain_per_edit_answer(gen):
     result = rescore(gen, pred, [fb], m=m, lam=lam, seed=7, psi=psi, batch_size=7)
     resp = result.responses["bright"]
     # The same measurement, one edit at a time.
-    z = torch.from_numpy(analysis._codes(7, 1, 0, m, 16))
+    z = torch.from_numpy(draw_codes(7, 1, 0, m, 16))
     with torch.no_grad():
         wp = gen.truncate(gen.mapping(z), psi)
         s0 = pred.predict(torch.nn.functional.interpolate(
@@ -317,7 +318,7 @@ def _one_layer_response(m, seed=0, **kw):
 def test_bootstrap_interval_holds_the_estimate_and_narrows_as_m_grows():
     small, large = _one_layer_response(20), _one_layer_response(500)
     for r in (small, large):
-        assert r.resamples == analysis.BOOTSTRAP_RESAMPLES
+        assert r.resamples == BOOTSTRAP_RESAMPLES
         assert all(lo - 1e-12 <= d <= hi + 1e-12 for lo, d, hi in zip(r.dS_lo, r.dS, r.dS_hi))
         assert r.dS_all_lo - 1e-12 <= r.dS_all <= r.dS_all_hi + 1e-12
         assert r.dS_lo[3] < r.dS[3] < r.dS_hi[3] and r.dS_se[3] > 0
@@ -352,21 +353,21 @@ def test_stability_falls_when_the_window_could_go_either_way():
     rises[:, 0] = rises.sum(axis=1)
     res = OneLayerGenerator.layer_resolutions
     mass = float(rises[:, 2].sum() / rises[:, 2:4].sum())  # exactly the share layer 1 holds
-    out = analysis._bootstrap(rises, resamples=1000, seed=0, mass=mass, layer_resolutions=res)
+    out = _bootstrap(rises, resamples=1000, seed=0, mass=mass, layer_resolutions=res)
     assert 0.2 < out["range_stability"] < 0.8
     assert out["level_stability"] == pytest.approx(out["range_stability"])  # 1-1 and 1-2 differ in level
-    clear = analysis._bootstrap(rises, resamples=1000, seed=0, mass=0.3, layer_resolutions=res)
+    clear = _bootstrap(rises, resamples=1000, seed=0, mass=0.3, layer_resolutions=res)
     assert clear["range_stability"] == 1.0 and clear["level_stability"] == 1.0
 
 
 def test_layer_response_round_trips_and_reads_the_old_format():
     r = _one_layer_response(20)
     d = r.to_dict()
-    assert analysis.LayerResponse.from_dict(json.loads(json.dumps(d))) == r
+    assert LayerResponse.from_dict(json.loads(json.dumps(d))) == r
     # Summaries only: no per-sample or per-resample arrays in the cache.
     assert max(len(v) for v in d.values() if isinstance(v, list)) == 6
     old = {"name": "wood", "semantic": "wood", "dS": [0.1, 0.5], "dS_all": 0.6, "vector_sha256": "ab"}
-    loaded = analysis.LayerResponse.from_dict(old)
+    loaded = LayerResponse.from_dict(old)
     assert loaded.dS == (0.1, 0.5) and loaded.vector_sha256 == "ab"
     assert loaded.dS_se is None and loaded.dS_lo is None and loaded.level_stability is None
     assert loaded.resamples == 0 and loaded.stability_for(0.6) == (None, None)
@@ -381,11 +382,11 @@ def test_write_library_saves_loadable_boundaries_and_a_report(tmp_path):
         FittedBoundary("flat", "flat", None, declared_level="colour", note="nothing to separate"),
     ]
     responses = {
-        "wood": analysis.LayerResponse("wood", "wood", (0, 0, 0, 0, 0, 0.1, 0.5, 0.4, 0, 0), 0.9),
-        "view": analysis.LayerResponse("view", "view", (0.6, 0.3, 0.1, 0, 0, 0, 0, 0, 0, 0), 0.8),
+        "wood": LayerResponse("wood", "wood", (0, 0, 0, 0, 0, 0.1, 0.5, 0.4, 0, 0), 0.9),
+        "view": LayerResponse("view", "view", (0.6, 0.3, 0.1, 0, 0, 0, 0, 0, 0, 0), 0.8),
     }
     res = (4, 4, 8, 8, 16, 16, 32, 32, 64, 64)
-    rescoring = analysis.Rescoring(responses, m=10, lam=2.0, seed=0, psi=0.7, num_layers=10,
+    rescoring = Rescoring(responses, m=10, lam=2.0, seed=0, psi=0.7, num_layers=10,
                                    layer_resolutions=res, predictor="fake")
     report = write_library(fitted, rescoring, tmp_path / "lib", model_fingerprint="abc",
                            command="strata analyze -o x")
@@ -416,12 +417,12 @@ def test_write_library_saves_loadable_boundaries_and_a_report(tmp_path):
 def test_write_library_reports_the_bootstrap(tmp_path):
     L = 10
     dS = (0, 0, 0, 0, 0, 0.1, 0.5, 0.4, 0, 0)
-    resp = analysis.LayerResponse(
+    resp = LayerResponse(
         "wood", "wood", dS, 0.9, dS_se=tuple(0.02 for _ in dS), dS_lo=tuple(v - 0.04 for v in dS),
         dS_hi=tuple(v + 0.04 for v in dS), dS_all_se=0.03, dS_all_lo=0.84, dS_all_hi=0.96,
         range_stability=0.81, level_stability=0.93, stability_mass=0.6, resamples=1000)
     fitted = [FittedBoundary("wood", "wood", np.ones(16), declared_level="attribute", accuracy=0.9)]
-    rescoring = analysis.Rescoring({"wood": resp}, m=500, lam=2.0, seed=0, psi=0.7, num_layers=L,
+    rescoring = Rescoring({"wood": resp}, m=500, lam=2.0, seed=0, psi=0.7, num_layers=L,
                                    layer_resolutions=(4, 4, 8, 8, 16, 16, 32, 32, 64, 64))
     write_library(fitted, rescoring, tmp_path, model_fingerprint="abc")
     wood = load_boundaries(tmp_path)[0][0]
@@ -492,12 +493,19 @@ def test_run_discovery_writes_a_library_and_resumes(tiny_model, tmp_path):
         run_discovery(tiny_model, predictor=RegionPredictor(), **{**args, "seed": 1})
 
 
-def test_cli_shards_merge_and_fit(tiny_model, tmp_path, monkeypatch, capsys):
+@pytest.fixture()
+def regions_registered():
+    """RegionPredictor in the registry as "regions", as a plug-in would be, for the command line."""
+    register_predictor("regions", RegionPredictor)
+    yield "regions"
+    unregister_predictor("regions")
+
+
+def test_cli_shards_merge_and_fit(tiny_model, tmp_path, regions_registered, capsys):
     from strata.app.analyze_cli import main
 
-    monkeypatch.setattr(analysis, "load_predictor", lambda name, device=None: RegionPredictor())
     out = tmp_path / "cli"
-    common = ["--model", str(tiny_model), "-n", "40", "--batch-size", "16", "-o", str(out)]
+    common = ["--model", str(tiny_model), "--predictor", "regions", "-n", "40", "--batch-size", "16", "-o", str(out)]
     for i in range(2):
         assert main(common + ["--shard", f"{i}/2"]) == 0
     assert main(common + ["--merge", "-m", "2", "--top", "5"]) == 0

@@ -33,7 +33,7 @@ def test_every_bundled_slider_moves_its_own_semantic_the_named_way():
     import numpy as np
     import torch
     from strata.engine.core.edits import apply_edits
-    from strata.engine.rooms.predictor import get_predictor
+    from strata.engine.discovery.predictors import get_predictor
 
     g = load_generator(assets.default_model_path(), "cpu").generator
     bounds, _ = load_boundaries(assets.default_boundaries_path())

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from strata.engine.rooms.feature_d import FeatureDiscriminator
 from strata.engine.rooms.predictor import load_rooms_predictor
-from strata.engine.rooms.world import sample_rooms
+from strata.engine.rooms.render import sample_rooms
 from strata.engine.rooms.train import TrainConfig, train
 
 from .test_train_eval import CFG, blobs

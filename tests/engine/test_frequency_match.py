@@ -12,7 +12,7 @@ import torch
 
 from strata.engine.rooms.frequency_match import FrequencyMatch
 from strata.engine.rooms.predictor import load_rooms_predictor
-from strata.engine.rooms.world import sample_rooms
+from strata.engine.rooms.render import sample_rooms
 from strata.engine.rooms.train import TrainConfig, train
 
 from .test_train_eval import CFG, blobs

@@ -1,29 +1,39 @@
-"""Predictors: the registry, the shipped rooms predictor, its file format."""
+"""Predictors: the registry and its one resolver, the shipped rooms predictor, its file format."""
 
 from __future__ import annotations
 
 import pickle
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from strata.engine.core.errors import StrataError
-from strata.engine.rooms.predictor import (
+from strata.engine.discovery import predictors as registry
+from strata.engine.discovery.predictors import (
     FunctionPredictor,
     Predictor,
     PredictorError,
-    RoomsPredictor,
+    SemanticSpec,
     available_predictors,
-    default_predictor_path,
-    evaluate_predictor,
     get_predictor,
-    load_rooms_predictor,
     register_predictor,
-    report_markdown,
-    train_rooms_predictor,
+    resolve_predictor,
     unregister_predictor,
 )
-from strata.engine.rooms.world import REQUIRES, SEMANTICS, SemanticSpec, render_rooms, sample_params, scores_of
+from strata.engine.rooms.predictor import (
+    RoomsPredictor,
+    default_predictor_path,
+    evaluate_predictor,
+    load_rooms_predictor,
+    report_markdown,
+    train_rooms_predictor,
+)
+from strata.engine.rooms.render import render_rooms
+from strata.engine.rooms.semantics import REQUIRES, SEMANTICS, sample_params, scores_of
 
 BRIGHT = SemanticSpec("brightness", "attribute", "continuous", "mean pixel value")
 
@@ -187,3 +197,74 @@ def test_untrained_predictor_shapes():
     assert set(out) == {s.name for s in SEMANTICS}
     with pytest.raises(ValueError):
         RoomsPredictor(input_resolution=32)
+
+
+# --------------------------------------------------------------------------- the registry and the resolver
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_registry_finds_rooms_through_its_entry_point_without_importing_rooms_first():
+    """Discovery never imports the rooms world: the installed entry point brings it in on demand."""
+    code = (
+        "import sys\n"
+        "from strata.engine.discovery import predictors\n"
+        "def rooms_loaded():\n"
+        "    return sorted(m for m in sys.modules if m.startswith('strata.engine.rooms'))\n"
+        "assert rooms_loaded() == [], rooms_loaded()\n"
+        "names = predictors.available_predictors()\n"
+        "assert 'rooms' in names, names\n"
+        "assert rooms_loaded() == [], rooms_loaded()  # listing names imports nothing\n"
+        "p = predictors.get_predictor('rooms')\n"
+        "print(type(p).__module__, p.name)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["strata.engine.rooms.predictor", "rooms"]
+
+
+def test_resolve_takes_a_name_a_file_or_an_object(tmp_path, held_out):
+    _, images, _ = held_out
+    by_name = resolve_predictor("rooms")
+    assert isinstance(by_name, RoomsPredictor)
+    torch.manual_seed(3)
+    other = tmp_path / "other.pth"
+    RoomsPredictor().save(other)
+    for spec in (str(other), other):                          # a .pth name, or a path object
+        from_file = resolve_predictor(spec)
+        assert isinstance(from_file, RoomsPredictor)
+        # The file's weights, not the shipped ones: an untrained net reads the rooms differently.
+        assert not torch.equal(from_file.predict(images[:8])["bed"], by_name.predict(images[:8])["bed"])
+    also = resolve_predictor("rooms", path=other)
+    assert torch.equal(also.predict(images[:8])["bed"], from_file.predict(images[:8])["bed"])
+    assert resolve_predictor(by_name) is by_name             # an object is used as it is
+    assert resolve_predictor("rooms", "cpu").device == torch.device("cpu")
+
+
+def test_resolve_names_what_it_could_not_find(tmp_path, fake_name):
+    cases = [("places", "'places' is neither a registered predictor (rooms"),
+             (str(tmp_path / "missing.pth"), "missing.pth: predictor file not found")]
+    register_predictor(fake_name, lambda: FunctionPredictor(fake_name, [BRIGHT], lambda x: {}))
+    cases += [((fake_name, tmp_path / "x.pth"), f"x.pth: predictor '{fake_name}' does not read files"),
+              (("places", tmp_path / "x.pth"), "x.pth: no predictor 'places' to read it")]
+    (tmp_path / "bad.pth").write_bytes(b"not a predictor")
+    cases.append((str(tmp_path / "bad.pth"), "bad.pth: cannot read predictor file"))
+    for spec, said in cases:
+        name, path = spec if isinstance(spec, tuple) else (spec, None)
+        with pytest.raises(PredictorError, match=re.escape(said)) as info:
+            resolve_predictor(name, path=path)
+        assert isinstance(info.value, StrataError) and "\n" not in str(info.value)
+
+
+def test_a_broken_plugin_is_listed_and_says_what_is_wrong_when_asked_for(monkeypatch):
+    from importlib.metadata import EntryPoint
+
+    broken = EntryPoint(name="broken", value="strata_no_such_plugin:load", group=registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "_FACTORIES", {})
+    monkeypatch.setattr(registry, "_entry_points_read", False)
+    monkeypatch.setattr(registry, "_plugin_entry_points", lambda: [broken])
+    assert available_predictors() == ("broken",)
+    with pytest.raises(PredictorError, match="'broken' .*strata_no_such_plugin:load.*cannot be loaded"):
+        resolve_predictor("broken")
+    with pytest.raises(ValueError, match="already registered"):  # a plug-in's name counts as taken
+        register_predictor("broken", lambda: None)
