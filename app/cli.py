@@ -4,6 +4,10 @@
 ``strata render ...``             render a scene to PNG, no display needed
 ``strata info MODEL``             print a model's inferred configuration
 ``strata train ...``              train a generator on the rooms world
+``strata analyze ...``            find the semantic hierarchy of a generator (HiGAN)
+``strata evaluate ...``           a rooms generator's quality figures
+``strata predictor train|eval``   train or measure the rooms predictor
+``strata rooms OUT.png``          save a grid of procedural rooms
 ``strata --screenshot shot.png``  open the window, save a screenshot of the first frame, exit
 
 A user's mistake is one line on stderr and a non-zero exit, never a traceback.
@@ -17,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-SUBCOMMANDS = ("render", "info", "train", "analyze", "evaluate")
+SUBCOMMANDS = ("render", "info", "train", "analyze", "evaluate", "predictor", "rooms")
 
 
 def _version() -> str:
@@ -190,6 +194,16 @@ def _cmd_train(argv: list[str]) -> int:
     return train_main(argv)
 
 
+def _cmd_predictor(argv: list[str]) -> int:
+    from .predictor_cli import main as predictor_main
+    return predictor_main(argv)
+
+
+def _cmd_rooms(argv: list[str]) -> int:
+    from .rooms_cli import main as rooms_main
+    return rooms_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -200,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in SUBCOMMANDS:
             cmd = {"render": _cmd_render, "info": _cmd_info, "train": _cmd_train,
-                   "analyze": _cmd_analyze, "evaluate": _cmd_evaluate}[argv[0]]
+                   "analyze": _cmd_analyze, "evaluate": _cmd_evaluate, "predictor": _cmd_predictor,
+                   "rooms": _cmd_rooms}[argv[0]]
             return cmd(argv[1:])
         args = _gui_parser().parse_args(argv)
         from .main import run_gui

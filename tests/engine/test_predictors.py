@@ -268,3 +268,21 @@ def test_a_broken_plugin_is_listed_and_says_what_is_wrong_when_asked_for(monkeyp
         resolve_predictor("broken")
     with pytest.raises(ValueError, match="already registered"):  # a plug-in's name counts as taken
         register_predictor("broken", lambda: None)
+
+
+def test_strata_predictor_trains_a_file_and_evaluates_it(tmp_path, capsys):
+    from strata.app.cli import main
+
+    out = tmp_path / "p.pth"
+    assert main(["predictor", "train", "--out", str(out), "--steps", "2", "--batch-size", "4", "--seed", "5",
+                 "--eval-n", "8"]) == 0
+    said = capsys.readouterr().out
+    assert f"saved {out} after 2 steps" in said and "| object | `bed` | binary | accuracy |" in said
+    assert load_rooms_predictor(out).training_info["seed"] == 5
+    assert main(["predictor", "eval", "--path", str(out), "-n", "20"]) == 0
+    assert "Held-out rooms: n = 20" in capsys.readouterr().out
+    assert main(["predictor", "eval", "--path", str(tmp_path / "missing.pth")]) == 1
+    assert "missing.pth: predictor file not found" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["predictor"])
+    assert "usage: strata predictor" in capsys.readouterr().err

@@ -235,3 +235,20 @@ def test_a_ray_parallel_to_the_side_walls_does_not_make_nan():
     assert torch.isfinite(render_rooms(params, RES)).all()
     big = sample_params(512, torch.Generator().manual_seed(9))
     assert torch.isfinite(render_rooms(big, RES)).all()
+
+
+def test_strata_rooms_writes_the_grid_of_the_seed(tmp_path, capsys):
+    from PIL import Image
+
+    from strata.app.cli import main
+
+    out = tmp_path / "grid.png"
+    assert main(["rooms", str(out), "--resolution", "16", "--rows", "2", "--seed", "3"]) == 0
+    grid = np.asarray(Image.open(out).convert("RGB"))
+    assert grid.shape == (32, 32, 3)
+    rooms = to_uint8(sample_rooms(4, seed=3, resolution=16)[0])
+    assert np.array_equal(grid[:16, 16:], rooms[1]) and np.array_equal(grid[16:, :16], rooms[2])  # row by row
+    assert "2x2 rooms at 16x16, seed 3" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["rooms"])
+    assert "usage: strata rooms" in capsys.readouterr().err
