@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 import shutil
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from strata.engine.core.boundary import LEVELS, Boundary, load_boundaries, load_boundary, save_boundary
 from strata.engine.core.errors import BoundaryError, SaveError
+from tests._reference import SHARED_FIXTURES as FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 HIGAN = FIXTURES / "higan_boundaries"
 BEDROOM = HIGAN / "stylegan_bedroom"
 CHURCH = HIGAN / "stylegan2_church"

@@ -12,12 +12,7 @@ from strata import assets
 from strata.app.cli import main
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/engine/conftest.py
 
 
 def test_evaluate_reports_each_psi_asked_for(tmp_path, capsys):

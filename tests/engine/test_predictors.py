@@ -38,12 +38,7 @@ from strata.engine.rooms.semantics import REQUIRES, SEMANTICS, sample_params, sc
 BRIGHT = SemanticSpec("brightness", "attribute", "continuous", "mean pixel value")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/engine/conftest.py
 
 
 @pytest.fixture()

@@ -17,14 +17,7 @@ BACK, LEFT, RIGHT, FLOOR, CEIL, OBJECT = range(6)
 RES = 64
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # These renders are small; a second intra-op thread only adds spinning
-    # when another process is busy on the machine.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/engine/conftest.py
 
 
 def _params(n: int = 12, seed: int = 0, **values) -> RoomParams:
