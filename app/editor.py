@@ -35,7 +35,8 @@ from strata.engine.core.boundary import LEVELS, Boundary, load_boundaries
 from strata.engine.core.edits import Edit
 from strata.engine.core.errors import StrataError
 from strata.engine.core.render import ModelInfo, RenderResult
-from strata.engine.core.scene import Code, ModelRef, Scene, load_code_npy, read_recipe
+from strata.engine.core.scene import (Code, ModelRef, Scene, code_mismatch, code_shape, load_code_npy,
+                                      read_recipe)
 
 from .history import History
 from .resolve import find_model
@@ -69,10 +70,7 @@ class Reaction:
 
 def code_fits(code: Code, info: ModelInfo) -> bool:
     """True when ``code`` can be rendered by the model ``info`` (a seed always can)."""
-    if code.seed is not None:
-        return True
-    shape = tuple(code.array.shape[1:])
-    return {"z": (info.z_dim,), "w": (info.w_dim,), "wp": (info.num_layers, info.w_dim)}[code.space] == shape
+    return code_mismatch(code, z_dim=info.z_dim, w_dim=info.w_dim, num_layers=info.num_layers) is None
 
 
 def merge_boundaries(scene: Scene, boundaries: Iterable[Boundary], info: ModelInfo) -> tuple[Scene, list[str]]:
@@ -198,7 +196,9 @@ class Editor:
 
     def code_shape(self) -> tuple[int, int, int] | None:
         """The shape of a wp code of the fitted model, for telling codes from boundaries."""
-        return None if self.model is None else (1, self.model.num_layers, self.model.w_dim)
+        if self.model is None:
+            return None
+        return code_shape("wp", z_dim=self.model.z_dim, w_dim=self.model.w_dim, num_layers=self.model.num_layers)
 
     def default_layers(self, index: int) -> tuple[int, int]:
         """What a reset restores for row ``index``: its boundary's layers, clipped to the model."""
