@@ -79,22 +79,23 @@ class Edit:
         Raises
         ------
         BoundaryError
-            The boundary's dimension or number of per-layer directions differs.
-        ValueError
-            The edit's layers go past the model's last layer.
+            The boundary's dimension or number of per-layer directions
+            differs, or the edit's layers go past the model's last layer (a
+            recipe made for a deeper model): a user's mistake, so the window
+            shows it as one line, not as an internal error.
         """
         b = self.boundary
         b.check_compatible(w_dim=w_dim, num_layers=num_layers, source=b.name)
         first, last = self.layers
         if last >= num_layers:
-            raise ValueError(f"edit on {b.name!r}: layers {first}-{last} are outside the model's "
+            raise BoundaryError(f"edit on {b.name!r}: layers {first}-{last} are outside the model's "
                              f"layers 0-{num_layers - 1}")
 
     def fits(self, *, w_dim: int, num_layers: int) -> bool:
         """True when :meth:`check_fits` would pass."""
         try:
             self.check_fits(w_dim=w_dim, num_layers=num_layers)
-        except (BoundaryError, ValueError):
+        except BoundaryError:
             return False
         return True
 

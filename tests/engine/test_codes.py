@@ -50,3 +50,14 @@ def test_npy_import_and_rendering_agree_on_what_fits(tmp_path):
             assert "c.npy: code has shape" in str(exc) and "[1, 6, 16] (wp)" in str(exc)
             continue
         assert code_mismatch(code, **DIMS) is None, shape
+
+
+def test_an_edit_past_the_models_last_layer_is_a_plain_error_not_an_internal_one(tiny_model):
+    from strata.engine.core.boundary import Boundary
+    from strata.engine.core.edits import Edit
+
+    deep = Edit(Boundary("sky", np.ones(16), layers=(8, 11)), 1.0, (8, 11))  # made for a 12-layer model
+    s = scene_for(tiny_model, Code.from_seed(0)).with_(edits=(deep,))
+    res = Renderer("cpu")(RenderRequest(1, str(tiny_model), s))
+    assert not res.ok
+    assert res.error == "edit on 'sky': layers 8-11 are outside the model's layers 0-5"

@@ -106,7 +106,7 @@ def test_layerwise_boundary_uses_each_layers_direction(wp):
 
 @pytest.mark.parametrize("layers", [(0, L), (L, L + 2)])
 def test_out_of_range_layers_raise(wp, wood, layers):
-    with pytest.raises(ValueError, match=f"outside the model's layers 0-{L - 1}"):
+    with pytest.raises(BoundaryError, match=f"outside the model's layers 0-{L - 1}"):
         apply_edits(wp, [Edit(wood, 1.0, layers)])
 
 
