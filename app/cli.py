@@ -147,7 +147,7 @@ def _cmd_render(argv: list[str]) -> int:
 
 def _cmd_info(argv: list[str]) -> int:
     from strata.engine.core.device import describe
-    from strata.engine.core.models import load_generator
+    from strata.engine.core.models import FORMATS, load_generator
 
     p = argparse.ArgumentParser(prog="strata info", description="Print a model's inferred configuration.")
     p.add_argument("model")
@@ -159,6 +159,7 @@ def _cmd_info(argv: list[str]) -> int:
     res = [4 * 2**i for i in range(len(c.channels))]
     print(f"model:        {m.path}")
     print(f"name:         {m.name}")
+    print(f"format:       {FORMATS.get(m.format, m.format)}")
     print(f"architecture: {g.architecture}")
     print(f"resolution:   {g.resolution}")
     print(f"z dim:        {g.z_dim}")

@@ -40,6 +40,19 @@ __all__ = ["LoadedModel", "load_generator", "save_generator", "file_fingerprint"
 
 FORMAT = "strata-generator"
 
+# What `LoadedModel.format` says for each layout load_generator reads.
+FORMATS = {
+    "strata": "Strata generator file",
+    "higan-stylegan": "HiGAN / genforce StyleGAN state dict",
+    "rosinality-stylegan2": "StyleGAN2 PyTorch port (rosinality) checkpoint",
+}
+
+# Pickle formats that torch.load(weights_only=True) cannot read, each read by a module of its own
+# with a restricted unpickler. A module here provides ``sniff(path, head: bytes) -> bool`` (cheap: is
+# this file mine?) and ``open_model(path) -> (generator, meta: dict, format: str)`` on the CPU,
+# raising ModelLoadError; FORMATS gets its format names. Imported only when a file is not a zip.
+PICKLE_READERS: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True, eq=False)
 class LoadedModel:
@@ -51,6 +64,7 @@ class LoadedModel:
     name: str
     description: str = ""
     meta: dict = field(default_factory=dict)
+    format: str = ""  # which layout the file had, for `strata info` and error messages (see FORMATS)
 
 
 _FINGERPRINTS: dict[tuple, str] = {}
@@ -148,17 +162,29 @@ def _stylegan2_from_state(state: dict, path: Path, latent_avg: object = None,
     return gen
 
 
-def load_generator(path: str | Path, device: str | torch.device | None = None) -> LoadedModel:
-    """Open a generator file; see the module docstring for the formats.
+def _read_foreign(path: Path):
+    """(generator, meta, format) from a pickle format of :data:`PICKLE_READERS`, or None."""
+    import importlib
 
-    Raises
-    ------
-    ModelLoadError
-        With one line naming the file and what is wrong.
-    """
-    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None  # _read says what is wrong with the path
+    if head.startswith(b"PK\x03\x04"):
+        return None  # a zip: torch's own format
+    for name in PICKLE_READERS:
+        reader = importlib.import_module(name)
+        if reader.sniff(path, head):
+            return reader.open_model(path)
+    return None
+
+
+def _from_torch_file(path: Path) -> tuple[nn.Module, dict, str]:
+    """(generator, meta, format) from a file torch.load(weights_only=True) reads."""
     obj = _read(path)
     meta: dict = {}
+    fmt = "higan-stylegan"
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         arch = obj.get("architecture")
         if arch not in ("stylegan", "stylegan2"):
@@ -178,7 +204,7 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
             gen = _stylegan_from_state(obj["state_dict"], path, cfg)
         else:
             gen = _stylegan2_from_state(obj["state_dict"], path, config=cfg)
-        meta = dict(obj.get("meta") or {})
+        meta, fmt = dict(obj.get("meta") or {}), "strata"
     elif isinstance(obj, dict):
         state = obj
         for key in ("generator_smooth", "generator", "g_ema_stylegan1"):
@@ -192,16 +218,34 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
                                  f"{sorted(map(str, obj))[:6]})")
         if "style.1.weight" in state:
             gen = _stylegan2_from_state(state, path, obj.get("latent_avg") if state is not obj else None)
+            fmt = "rosinality-stylegan2"
         else:
             gen = _stylegan_from_state(state, path)
     else:
         raise ModelLoadError(f"{path}: holds a {type(obj).__name__}, not a state dict")
+    return gen, meta, fmt
+
+
+def load_generator(path: str | Path, device: str | torch.device | None = None) -> LoadedModel:
+    """Open a generator file; see the module docstring for the formats.
+
+    Raises
+    ------
+    ModelLoadError
+        With one line naming the file and what is wrong.
+    """
+    path = Path(path)
+    foreign = _read_foreign(path)
+    if foreign is not None:
+        gen, meta, fmt = foreign
+    else:
+        gen, meta, fmt = _from_torch_file(path)
     gen.eval().requires_grad_(False)
     gen.to(resolve_device(device))
     return LoadedModel(
         generator=gen, path=path.resolve(), fingerprint=file_fingerprint(path),
         name=str(meta.get("name") or path.stem), description=str(meta.get("description", "")),
-        meta=meta)
+        meta=meta, format=fmt)
 
 
 def save_generator(gen: StyleGANGenerator | StyleGAN2Generator, path: str | Path, *, meta: dict | None = None) -> None:

@@ -74,6 +74,7 @@ def test_info_prints_the_inferred_configuration(fixtures_dir, capsys):
     out = capsys.readouterr().out
     assert "resolution:   32" in out and "layers (W+):  8" in out and "fused up:     8px, 16px, 32px" in out
     assert "z dim:        64" in out and "device:" in out
+    assert "format:       HiGAN / genforce StyleGAN state dict" in out
 
 
 def test_info_says_when_a_model_is_a_snapshot_taken_mid_way_through_progressive_growing(tmp_path, capsys):

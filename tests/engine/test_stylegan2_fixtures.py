@@ -142,4 +142,5 @@ def test_info_names_the_architecture_and_layer_resolutions(base, capsys):
     assert main(["info", f"{base}.pt"]) == 0
     out = capsys.readouterr().out
     assert "architecture: stylegan2" in out and "resolutions 4, 8, 8, 16, 16, 32, 32, 32" in out
+    assert "format:       StyleGAN2 PyTorch port (rosinality) checkpoint" in out
     assert "channels:     4px:64, 8px:64, 16px:32, 32px:32" in out and "fused up" not in out
