@@ -10,6 +10,9 @@ Formats, tried by their keys (never by trusting the file name):
   converter writes it, a training checkpoint holding ``g_ema`` (its
   ``args`` namespace is read as plain data), or a bare ``g_ema`` state dict.
   Without ``latent_avg``, the mean of 4,096 mapped codes stands in for it.
+- HiGAN's StyleGAN2 release (genforce layout): a plain state dict with
+  ``mapping.dense0.fc.weight`` and ``synthesis.early_layer.const``
+  (``stylegan2_church256_generator.pth``), read onto the port's generator.
 - Strata's own: ``{"format": "strata-generator", "architecture", "config",
   "state_dict", "meta"}``, written by :func:`save_generator`.
 
@@ -33,6 +36,7 @@ from torch import nn
 from strata.engine.core.atomic import atomic_write_bytes
 from strata.engine.core.device import resolve_device
 from strata.engine.core.errors import ModelLoadError
+from strata.engine.core.genforce_stylegan2 import is_genforce_stylegan2, translate
 from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator, infer_config
 from strata.engine.core.stylegan2 import StyleGAN2Config, StyleGAN2Generator, infer_config2
 
@@ -45,6 +49,7 @@ FORMATS = {
     "strata": "Strata generator file",
     "higan-stylegan": "HiGAN / genforce StyleGAN state dict",
     "rosinality-stylegan2": "StyleGAN2 PyTorch port (rosinality) checkpoint",
+    "higan-stylegan2": "HiGAN / genforce StyleGAN2 state dict",
 }
 
 # Pickle formats that torch.load(weights_only=True) cannot read, each read by a module of its own
@@ -219,6 +224,11 @@ def _from_torch_file(path: Path) -> tuple[nn.Module, dict, str]:
         if "style.1.weight" in state:
             gen = _stylegan2_from_state(state, path, obj.get("latent_avg") if state is not obj else None)
             fmt = "rosinality-stylegan2"
+        elif is_genforce_stylegan2(state):
+            # Same maths as the port's layout: translated once, then the port's generator.
+            cfg, translated = translate(state, path)
+            gen = _stylegan2_from_state(translated, path, config=cfg)
+            fmt = "higan-stylegan2"
         else:
             gen = _stylegan_from_state(state, path)
     else:
