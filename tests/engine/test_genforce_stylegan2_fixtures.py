@@ -249,3 +249,14 @@ def test_the_dropped_truncation_buffer_is_accepted_when_present(state, tmp_path,
     g2 = load_generator(with_buffer, device="cpu").generator
     with torch.inference_mode():
         assert close(g2.synthesize(torch.from_numpy(e["wp"])), e["image"])
+
+
+def test_a_state_dict_under_generator_smooth_opens_the_same(state, tmp_path, fixture):
+    # genforce training checkpoints keep the averaged generator under generator_smooth.
+    g, e, _ = fixture
+    ckpt = tmp_path / "checkpoint.pth"
+    torch.save({"generator": state, "generator_smooth": state}, ckpt)
+    m = load_generator(ckpt, device="cpu")
+    assert m.format == "higan-stylegan2"
+    with torch.inference_mode():
+        assert close(m.generator.synthesize(torch.from_numpy(e["wp_layerwise"])), e["image_layerwise"])
