@@ -50,13 +50,15 @@ FORMATS = {
     "higan-stylegan": "HiGAN / genforce StyleGAN state dict",
     "rosinality-stylegan2": "StyleGAN2 PyTorch port (rosinality) checkpoint",
     "higan-stylegan2": "HiGAN / genforce StyleGAN2 state dict",
+    "nvidia-stylegan2": "NVIDIA PyTorch pickle (StyleGAN2-ADA / StyleGAN3 code), StyleGAN2 generator",
+    "nvidia-stylegan3": "NVIDIA PyTorch pickle (StyleGAN3 code), StyleGAN3 generator",
 }
 
 # Pickle formats that torch.load(weights_only=True) cannot read, each read by a module of its own
 # with a restricted unpickler. A module here provides ``sniff(path, head: bytes) -> bool`` (cheap: is
 # this file mine?) and ``open_model(path) -> (generator, meta: dict, format: str)`` on the CPU,
 # raising ModelLoadError; FORMATS gets its format names. Imported only when a file is not a zip.
-PICKLE_READERS: tuple[str, ...] = ()
+PICKLE_READERS: tuple[str, ...] = ("strata.engine.core.nvidia_pkl",)
 
 
 @dataclass(frozen=True, eq=False)
