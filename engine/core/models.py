@@ -49,6 +49,7 @@ FORMATS = {
     "strata": "Strata generator file",
     "higan-stylegan": "HiGAN / genforce StyleGAN state dict",
     "rosinality-stylegan2": "StyleGAN2 PyTorch port (rosinality) checkpoint",
+    "tf-stylegan": "NVIDIA TensorFlow StyleGAN pickle", "tf-stylegan2": "NVIDIA TensorFlow StyleGAN2 pickle",
     "higan-stylegan2": "HiGAN / genforce StyleGAN2 state dict",
     "nvidia-stylegan2": "NVIDIA PyTorch pickle (StyleGAN2-ADA / StyleGAN3 code), StyleGAN2 generator",
     "nvidia-stylegan3": "NVIDIA PyTorch pickle (StyleGAN3 code), StyleGAN3 generator",
@@ -58,7 +59,7 @@ FORMATS = {
 # with a restricted unpickler. A module here provides ``sniff(path, head: bytes) -> bool`` (cheap: is
 # this file mine?) and ``open_model(path) -> (generator, meta: dict, format: str)`` on the CPU,
 # raising ModelLoadError; FORMATS gets its format names. Imported only when a file is not a zip.
-PICKLE_READERS: tuple[str, ...] = ("strata.engine.core.nvidia_pkl",)
+PICKLE_READERS: tuple[str, ...] = ("strata.engine.core.nvidia_pkl", "strata.engine.core.tf_pkl")
 
 
 @dataclass(frozen=True, eq=False)
