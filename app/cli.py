@@ -53,6 +53,8 @@ def _render_parser() -> argparse.ArgumentParser:
     p.add_argument("--latent-space", choices=("z", "w", "wp"), default=None,
                    help="how to read --latent when its shape is ambiguous (z_dim == w_dim): default z")
     p.add_argument("--truncation", "-t", type=float, help="truncation psi (default: the model's, e.g. 0.7)")
+    p.add_argument("--class", dest="class_index", type=int, metavar="N",
+                   help="class to draw, for a class-conditional model (default 0)")
     p.add_argument("--boundaries", "-b", action="append", default=[],
                    help="boundary file or folder (repeatable; default: the bundled model's)")
     p.add_argument("--edit", "-e", action="append", default=[], metavar="NAME=STRENGTH[@FIRST-LAST]",
@@ -101,6 +103,12 @@ def _cmd_render(argv: list[str]) -> int:
         model_path = Path(args.model) if args.model else default_model_path()
     model = renderer.load(model_path)
     g = model.generator
+    if args.class_index is not None:
+        if not getattr(g, "num_classes", 0):
+            raise StrataError(f"--class {args.class_index}: {model_path} is not a class-conditional model")
+        if not 0 <= args.class_index < g.num_classes:
+            raise StrataError(f"--class {args.class_index}: the model has classes 0-{g.num_classes - 1}")
+        g.class_index = args.class_index
     ref = ModelRef(model.fingerprint, str(model.path), model.name)
     if scene is None:
         if args.latent:
