@@ -239,7 +239,7 @@ def _v1_table(tf: dict, synthesis_kwargs: dict, path: Path) -> list[tuple[str, s
     n_res = _count(tf, "G_synthesis/ToRGB_lod{}/weight")
     if n_map == 0 or n_res == 0:
         raise ModelLoadError(f"{path}: a StyleGAN pickle without G_mapping/Dense0 or G_synthesis/ToRGB_lod0")
-    fused_scale = synthesis_kwargs.get("fused_scale", "auto")
+    fused_scale = synthesis_kwargs.get("fused_scale", "auto")  # True, False or 'auto'
     rows = [("dlatent_avg", "truncation.w_avg", "copy")]
     for i in range(n_map):
         rows += [(f"G_mapping/Dense{i}/weight", f"mapping.dense{i}.fc.weight", "dense"),
@@ -260,7 +260,7 @@ def _v1_table(tf: dict, synthesis_kwargs: dict, path: Path) -> list[tuple[str, s
                 continue
             # Up-sampling is fused (one transposed conv) per the build settings, not the weight's
             # shape, which is [3, 3, in, out] either way: 'auto' fuses from 128 px up.
-            fused = j == 0 and (fused_scale is True or (fused_scale == "auto" and r >= 128))
+            fused = j == 0 and (r >= 128 if isinstance(fused_scale, str) else bool(fused_scale))
             rows.append((f"{s}/weight", f"{k}.weight" if fused else f"{k}.conv.weight",
                          "copy" if fused else "conv"))
         lod = n_res - 1 - b
@@ -342,8 +342,12 @@ def _check_settings(kwargs: dict, expected: dict, path: Path, where: str) -> Non
         if key not in kwargs:
             continue
         got = kwargs[key]
-        got = list(got) if isinstance(got, tuple) else got
-        if got != want:
+        got = got.tolist() if isinstance(got, np.ndarray) else list(got) if isinstance(got, tuple) else got
+        try:
+            same = bool(got == want)
+        except Exception:  # a value that does not compare plainly is not the setting Strata reads
+            same = False
+        if not same:
             raise ModelLoadError(f"{path}: {where} was built with {key}={got!r}; Strata reads only {want!r}")
 
 

@@ -12,6 +12,7 @@ reference fixtures by inverting the published converters' conventions), plus
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import sys
 import types
@@ -71,7 +72,7 @@ def _np(t) -> np.ndarray:
 # --------------------------------------------------------------------------- StyleGAN (v1)
 
 
-def _v1_networks(sd: dict, src: str, fused: bool):
+def _v1_networks(sd: dict, fused: bool):
     """(mapping vars, synthesis vars, Gs own vars) of a HiGAN state dict, as TensorFlow names them."""
     mapping, synthesis = {}, {"lod": np.float32(0.0)}
     i = 0
@@ -132,7 +133,7 @@ def v1(request, fixtures_dir, tmp_path):
     fused = request.param.endswith("fused")
     marker = tmp_path / "ran.txt"
     src = _marker_src(marker)
-    parts = _v1_networks(sd, src, fused)
+    parts = _v1_networks(sd, fused)
     path = tmp_path / "karras2019stylegan-tiny-32x32.pkl"
     kwargs = {"resolution": 32, "fused_scale": True if fused else "auto"}
     data = _write_tf_pickle(path, *parts, src, kwargs)
@@ -277,14 +278,13 @@ def test_a_pickle_naming_os_system_is_refused_in_one_line(v2, tmp_path):
 
     class Evil:
         def __reduce__(self):
-            import os
             return os.system, (f"touch {marker}",)
 
     own = v2.parts[2]
     with _dnnlib_importable():
         data = pickle.dumps((Network("Gs", {**own, "x": Evil()}),), protocol=2)
     # os.system pickles under its C module's name (posix); spell it as an attacker would.
-    global_ = f"c{os_module_name()}\nsystem\n".encode()
+    global_ = f"c{os.system.__module__}\nsystem\n".encode()
     assert global_ in data
     path = tmp_path / "evil.pkl"
     path.write_bytes(data.replace(global_, b"cos\nsystem\n"))
@@ -294,11 +294,6 @@ def test_a_pickle_naming_os_system_is_refused_in_one_line(v2, tmp_path):
     msg = str(info.value)
     assert "\n" not in msg and str(path) in msg and "'os.system'" in msg
     assert not marker.exists()
-
-
-def os_module_name() -> str:
-    import os
-    return os.system.__module__
 
 
 def test_truncated_copy_is_one_line(v1, tmp_path):
