@@ -259,3 +259,31 @@ def test_radial_filter_matches_the_jinc_design():
     assert np.abs(design_lowpass_filter(numtaps, cutoff, width, fs, radial=True).numpy() - expected).max() < 1e-7
     sep = scipy_signal.firwin(numtaps=numtaps, cutoff=cutoff, width=width, fs=fs)
     assert np.abs(design_lowpass_filter(numtaps, cutoff, width, fs).numpy() - sep).max() < 1e-7
+
+
+def _upfirdn_by_definition(x: np.ndarray, f: np.ndarray, up: int, down: int, pad: tuple, gain: float):
+    """Zero insertion, pad/crop, true convolution ('valid'), decimation: the definition, in NumPy."""
+    n, c, h, w = x.shape
+    u = np.zeros((n, c, h * up, w * up))
+    u[:, :, ::up, ::up] = x
+    px0, px1, py0, py1 = pad
+    u = np.pad(u, ((0, 0), (0, 0), (max(py0, 0), max(py1, 0)), (max(px0, 0), max(px1, 0))))
+    u = u[:, :, max(-py0, 0):u.shape[2] - max(-py1, 0), max(-px0, 0):u.shape[3] - max(-px1, 0)]
+    k2 = (np.outer(f, f) if f.ndim == 1 else f) * gain
+    win = np.lib.stride_tricks.sliding_window_view(u, k2.shape, axis=(2, 3))
+    return np.einsum("nchwij,ij->nchw", win, k2[::-1, ::-1])[:, :, ::down, ::down]
+
+
+@pytest.mark.parametrize("up, down, pad, radial", [
+    (2, 1, (9, 8, 9, 8), False), (4, 1, (-6, -9, -6, -9), False), (1, 2, (0, 0, 0, 0), False),
+    (1, 2, (0, 0, 0, 0), True), (2, 2, (3, -2, 0, 5), False), (1, 1, (2, 1, -1, 0), True)])
+def test_upfirdn2d_follows_its_definition(up, down, pad, radial):
+    from strata.engine.core._filtered_lrelu import design_lowpass_filter, upfirdn2d
+
+    g = torch.Generator().manual_seed(up * 10 + down)
+    x = torch.randn(2, 3, 17, 19, generator=g)
+    f = design_lowpass_filter(6 * max(up, down, 2), 2.0, 4.0, 16, radial=radial)
+    got = upfirdn2d(x, f, up=up, down=down, padding=pad, gain=up * up)
+    want = _upfirdn_by_definition(x.double().numpy(), f.double().numpy(), up, down, pad, up * up)
+    assert got.shape == want.shape
+    assert np.abs(got.numpy() - want).max() < 1e-5
