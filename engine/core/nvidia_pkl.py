@@ -170,9 +170,8 @@ def _numpy_reconstruct(subtype, shape, dtype):
 
 
 class _Reader(pickle.Unpickler):
-    def __init__(self, f, path: Path):
+    def __init__(self, f):
         super().__init__(f)
-        self._path = path
         self._modules: dict[str, PickledModule] = {}
         allowed = {
             ("collections", "OrderedDict"): collections.OrderedDict,
@@ -232,7 +231,7 @@ def load_nvidia_pickle(path: str | Path) -> dict:
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            obj = _Reader(f, path).load()
+            obj = _Reader(f).load()
     except FileNotFoundError:
         raise ModelLoadError(f"{path}: no such file") from None
     except IsADirectoryError:

@@ -21,6 +21,7 @@ from strata.app.cli import main
 from strata.engine.core.errors import ModelLoadError
 from strata.engine.core.models import load_generator
 from strata.engine.core.nvidia_pkl import PersistentObject, load_nvidia_pickle, state_dict_of
+from strata.engine.core.protocol import Generator
 from tests._reference import close, higan_pixels
 
 FIXTURES = [("stylegan2_ada_tiny32", None), ("stylegan2_ada_cond_tiny32", 3)]
@@ -44,6 +45,7 @@ def _outputs(g, e) -> dict[str, np.ndarray]:
 def test_reproduces_nvidia_outputs(reference, stem, class_index):
     g, e, cfg = reference(f"nvidia_pkl/{stem}", ".pkl")
     assert (g.num_layers, g.z_dim, g.w_dim, g.resolution) == (cfg["num_ws"], cfg["z_dim"], cfg["w_dim"], 32)
+    assert isinstance(g, Generator)
     assert g.truncation_layers == g.num_layers and g.default_psi == 0.7
     assert g.layer_resolutions == (4, 8, 8, 16, 16, 32, 32, 32)
     if class_index is not None:
