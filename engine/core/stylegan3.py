@@ -48,6 +48,7 @@ class StyleGAN3Config:
     resolution: int = 1024
     z_dim: int = 512
     w_dim: int = 512
+    c_dim: int = 0  # classes of a class-conditional model (0: none)
     image_channels: int = 3
     mapping_layers: int = 2
     mapping_lr_multiplier: float = 0.01
@@ -146,28 +147,42 @@ class _Dense(nn.Module):
         return f"in_features={self.weight.shape[1]}, out_features={self.weight.shape[0]}, lrelu={self.lrelu}"
 
 
-class _Mapping(nn.Module):
-    """``z`` [N, z_dim] to ``w`` [N, w_dim]; keeps ``w_avg``, the truncation centre."""
+def _normalize(x: torch.Tensor) -> torch.Tensor:
+    return x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()
 
-    def __init__(self, z_dim: int, w_dim: int, num_layers: int, lr_multiplier: float):
+
+class _Mapping(nn.Module):
+    """``z`` [N, z_dim] to ``w`` [N, w_dim]; keeps ``w_avg``, the truncation centre.
+
+    A class-conditional model joins the embedding of a one-hot label for class
+    ``class_index`` to ``z`` (each normalised) before the dense layers.
+    """
+
+    def __init__(self, z_dim: int, w_dim: int, num_layers: int, lr_multiplier: float, c_dim: int = 0):
         super().__init__()
-        self.z_dim, self.w_dim, self.num_layers = z_dim, w_dim, num_layers
+        self.z_dim, self.w_dim, self.num_layers, self.c_dim = z_dim, w_dim, num_layers, c_dim
+        self.class_index = 0
+        if c_dim:
+            self.embed = _Dense(c_dim, w_dim)
         for i in range(num_layers):
-            self.add_module(f"fc{i}", _Dense(z_dim if i == 0 else w_dim, w_dim, lrelu=True,
-                                             lr_multiplier=lr_multiplier))
+            in_features = (z_dim + (w_dim if c_dim else 0)) if i == 0 else w_dim
+            self.add_module(f"fc{i}", _Dense(in_features, w_dim, lrelu=True, lr_multiplier=lr_multiplier))
         self.register_buffer("w_avg", torch.zeros(w_dim))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"z must be [N, {self.z_dim}], got {list(z.shape)}")
-        x = z.float()
-        x = x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()
+        x = _normalize(z.float())
+        if self.c_dim:
+            label = torch.zeros(z.shape[0], self.c_dim, device=z.device)
+            label[:, self.class_index] = 1.0
+            x = torch.cat([x, _normalize(self.embed(label))], dim=1)
         for i in range(self.num_layers):
             x = getattr(self, f"fc{i}")(x)
         return x
 
     def extra_repr(self) -> str:
-        return f"z_dim={self.z_dim}, w_dim={self.w_dim}, num_layers={self.num_layers}"
+        return f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_layers={self.num_layers}"
 
 
 class _FourierInput(nn.Module):
@@ -345,7 +360,25 @@ class StyleGAN3Generator(WPlusMixin, nn.Module):
         super().__init__()
         self.config = config
         self.synthesis = _Synthesis(config)
-        self.mapping = _Mapping(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_multiplier)
+        self.mapping = _Mapping(config.z_dim, config.w_dim, config.mapping_layers, config.mapping_lr_multiplier,
+                                config.c_dim)
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.c_dim
+
+    @property
+    def class_index(self) -> int:
+        """The class a class-conditional model draws (a one-hot label, as NVIDIA's scripts make it)."""
+        return self.mapping.class_index
+
+    @class_index.setter
+    def class_index(self, value: int) -> None:
+        if not self.config.c_dim:
+            raise ValueError("this model is not class-conditional")
+        if not 0 <= int(value) < self.config.c_dim:
+            raise ValueError(f"class {value} is not one of the model's classes 0-{self.config.c_dim - 1}")
+        self.mapping.class_index = int(value)
 
     @property
     def layer_resolutions(self) -> tuple[int, ...]:
@@ -367,7 +400,7 @@ class StyleGAN3Generator(WPlusMixin, nn.Module):
     def extra_repr(self) -> str:
         c = self.config
         kind = "R" if c.use_radial_filters else "T"
-        return (f"config={kind}, resolution={c.resolution}, z_dim={c.z_dim}, w_dim={c.w_dim}, "
+        return (f"config={kind}, resolution={c.resolution}, z_dim={c.z_dim}, w_dim={c.w_dim}, c_dim={c.c_dim}, "
                 f"num_layers={self.num_layers}, output_scale={c.output_scale:g}")
 
     def synthesize(self, wp: torch.Tensor) -> torch.Tensor:
@@ -413,15 +446,13 @@ def config_from_nvidia_kwargs(init_args: tuple | list, init_kwargs: dict, *, whe
     """A :class:`StyleGAN3Config` from the arguments NVIDIA's ``Generator`` was built with."""
     kw = dict(zip(_GENERATOR_ARGS, init_args or ()))
     kw.update(init_kwargs or {})
-    if kw.get("c_dim", 0):
-        raise ModelLoadError(f"{where}: class-conditional StyleGAN3 (c_dim {kw['c_dim']}) is not supported")
     out: dict = {}
     try:
         out.update(resolution=int(kw.pop("img_resolution")), z_dim=int(kw.pop("z_dim")),
                    w_dim=int(kw.pop("w_dim")), image_channels=int(kw.pop("img_channels", 3)))
     except KeyError as exc:
         raise ModelLoadError(f"{where}: the recorded constructor arguments lack {exc}") from None
-    kw.pop("c_dim", None)
+    out["c_dim"] = int(kw.pop("c_dim", 0) or 0)
     mapping = dict(kw.pop("mapping_kwargs", None) or {})
     if "num_layers" in mapping:
         out["mapping_layers"] = int(mapping.pop("num_layers"))

@@ -197,8 +197,34 @@ def test_config_follows_the_recorded_arguments(description):
     assert g.synthesis.layer_names[-1] == "L14_32_3"
     with pytest.raises(ModelLoadError, match="lrelu_slope"):
         config_from_nvidia_kwargs((), _record(description, lrelu_slope=0.1).init_kwargs)
-    with pytest.raises(ModelLoadError, match="class-conditional"):
-        config_from_nvidia_kwargs((), _record(description, c_dim=5).init_kwargs)
+
+
+def test_class_conditional_mapping(description):
+    rec = _record(description, c_dim=5)
+    torch.manual_seed(2)
+    state = StyleGAN3Generator(config_from_nvidia_kwargs((), rec.init_kwargs)).state_dict()
+    # The label embedding joins z before the first dense layer.
+    assert list(state["mapping.embed.weight"].shape) == [64, 5]
+    assert list(state["mapping.fc0.weight"].shape) == [64, 128]
+    g = from_nvidia_record(rec, "c.pkl", state=state)
+    assert g.num_classes == 5 and g.class_index == 0
+    z = torch.randn(2, 64)
+    with torch.inference_mode():
+        w0 = g.mapping(z)
+        g.class_index = 3
+        w3 = g.mapping(z)
+        # NVIDIA's mapping, from its published description: one-hot label, embed, normalise both.
+        m = g.mapping
+        y = m.embed(torch.eye(5)[[3, 3]])
+        x = torch.cat([z * z.square().mean(1, keepdim=True).add(1e-8).rsqrt(),
+                       y * y.square().mean(1, keepdim=True).add(1e-8).rsqrt()], dim=1)
+        x = m.fc1(m.fc0(x))
+    assert (w3 - w0).abs().max() > 1e-3
+    assert torch.allclose(w3, x, atol=1e-5)
+    with pytest.raises(ValueError, match="0-4"):
+        g.class_index = 5
+    with pytest.raises(ValueError, match="not class-conditional"):
+        StyleGAN3Generator(StyleGAN3Config(resolution=16, z_dim=8, w_dim=8, synthesis_layers=4)).class_index = 1
 
 
 @pytest.fixture(scope="module")
