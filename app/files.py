@@ -24,7 +24,7 @@ from strata.engine.core.errors import StrataError
 __all__ = ["MAX_RECENT", "discoveries_dir", "kind_of", "looks_like_code", "recent_list", "settings_path",
            "with_recent"]
 
-MODEL_SUFFIXES = {".pth", ".pt", ".ckpt"}
+MODEL_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl"}  # .pkl: NVIDIA's pickles, read without running them
 RECIPE_SUFFIXES = {".png", ".json"}
 BOUNDARY_SUFFIXES = {".npy", ".npz"}
 MAX_RECENT = 10
@@ -71,7 +71,7 @@ def kind_of(path: str | Path, *, code_shape: tuple[int, int, int] | None = None)
         return "recipe"
     if suffix in BOUNDARY_SUFFIXES:
         return "code" if suffix == ".npy" and looks_like_code(path, code_shape) else "boundaries"
-    raise StrataError(f"{path}: Strata opens models (.pth), scenes (.png, .json), "
+    raise StrataError(f"{path}: Strata opens models (.pth, .pt, .pkl), scenes (.png, .json), "
                       "boundaries (.npy, .npz or a folder) and codes (.npy)")
 
 

@@ -373,7 +373,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
             self, "Open", self._last_dir(),
-            "Everything Strata opens (*.pth *.pt *.png *.json *.npy *.npz);;Models (*.pth *.pt);;"
+            "Everything Strata opens (*.pth *.pt *.pkl *.png *.json *.npy *.npz);;Models (*.pth *.pt *.pkl);;"
             "Saved scenes (*.png *.json);;Boundaries (*.npy *.npz)")
         if path:
             self.open_path(path)

@@ -15,8 +15,8 @@ def test_each_kind_of_path(tmp_path):
     np.save(tmp_path / "code.npy", np.zeros(SHAPE, np.float32))
     np.save(tmp_path / "wood.npy", np.ones((1, 16), np.float32))
     kinds = {name: files.kind_of(tmp_path / name, code_shape=SHAPE)
-             for name in ("m.pth", "m.PT", "s.png", "s.json", "b.npz", "code.npy", "wood.npy")}
-    assert kinds == {"m.pth": "model", "m.PT": "model", "s.png": "recipe", "s.json": "recipe", "b.npz": "boundaries",
+             for name in ("m.pth", "m.PT", "m.pkl", "s.png", "s.json", "b.npz", "code.npy", "wood.npy")}
+    assert kinds == {"m.pth": "model", "m.PT": "model", "m.pkl": "model", "s.png": "recipe", "s.json": "recipe", "b.npz": "boundaries",
                      "code.npy": "code", "wood.npy": "boundaries"}
     assert files.kind_of(tmp_path) == "boundaries"  # a folder of boundaries
     with pytest.raises(StrataError, match=r"notes\.txt: Strata opens models"):
