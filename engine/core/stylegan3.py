@@ -1,12 +1,15 @@
 """StyleGAN3 generator (configs T and R), loaded from NVIDIA's network pickles.
 
 Written from the paper (Karras et al. 2021, "Alias-Free Generative Adversarial
-Networks") and the constructor arguments NVIDIA's pickles record, not from
-that code; the parameter names and the layer naming follow the pickled state
-so that its tensors load one to one:
+Networks"), the constructor arguments NVIDIA's pickles record and the
+published behaviour of NVIDIA's code (formulas, names, defaults), none of its
+text; parameter and layer names follow the pickled state so that its tensors
+load one to one (:func:`from_nvidia_record`):
 
-- mapping ``mapping.fc{i}``: normalise ``z``, then equalized-lr dense layers
-  (lr multiplier 0.01) with a leaky ReLU times sqrt(2); ``mapping.w_avg``.
+- mapping ``mapping.fc{i}``: normalise ``z`` (joined by a normalised label
+  embedding ``mapping.embed`` in a class-conditional model), then
+  equalized-lr dense layers (lr multiplier 0.01) with a leaky ReLU times
+  sqrt(2); ``mapping.w_avg``.
 - ``synthesis.input``: Fourier features of a fixed random set of frequencies
   inside a disc (``freqs``, ``phases``), rotated and translated by a
   transform predicted from ``ws[0]`` (``affine``), then by the user
@@ -20,7 +23,9 @@ so that its tensors load one to one:
 
 Layer cutoffs, stopbands, sampling rates and sizes follow the paper's
 geometric progression (Appendix F). W+ has ``num_layers + 2`` entries:
-entry 0 drives the input, entry ``i + 1`` drives layer ``i``.
+entry 0 drives the input, entry ``i + 1`` drives layer ``i``; truncation
+pulls every entry toward ``w_avg`` (psi 0.7 by default), as NVIDIA's scripts do.
+Everything runs in float32 (the pickles' fp16 layers are a training speed-up).
 """
 
 from __future__ import annotations
