@@ -108,7 +108,6 @@ def _cmd_render(argv: list[str]) -> int:
             raise StrataError(f"--class {args.class_index}: {model_path} is not a class-conditional model")
         if not 0 <= args.class_index < g.num_classes:
             raise StrataError(f"--class {args.class_index}: the model has classes 0-{g.num_classes - 1}")
-        g.class_index = args.class_index
     ref = ModelRef(model.fingerprint, str(model.path), model.name)
     if scene is None:
         if args.latent:
@@ -121,6 +120,8 @@ def _cmd_render(argv: list[str]) -> int:
         scene = scene.with_(model=ref)
         if args.truncation is not None:
             scene = scene.with_(psi=args.truncation)
+    if args.class_index is not None:
+        scene = scene.with_(class_index=args.class_index)  # kept in the saved recipe
     if args.edit:
         sources = args.boundaries or ([str(default_boundaries_path())] if not args.model and default_boundaries_path() else [])
         found = {}

@@ -48,13 +48,15 @@ class ModelInfo:
     truncation_layers: int
     default_psi: float
     device: str
+    num_classes: int = 0  # a class-conditional model's classes (0: unconditional)
 
     @classmethod
     def of(cls, model: LoadedModel) -> ModelInfo:
         g = model.generator
         return cls(str(model.path), model.name, model.description, model.fingerprint,
                    g.resolution, g.z_dim, g.w_dim, g.num_layers, tuple(g.layer_resolutions),
-                   g.truncation_layers, float(g.default_psi), describe(g.device))
+                   g.truncation_layers, float(g.default_psi), describe(g.device),
+                   int(getattr(g, "num_classes", 0) or 0))
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,22 +113,37 @@ class Renderer:
             self._w_key = self._w = None
         return self._model
 
+    def _class_of(self, scene: Scene) -> int | None:
+        """The class the scene draws: its own, else 0 on a class-conditional model; None without classes."""
+        classes = int(getattr(self._model.generator, "num_classes", 0) or 0)
+        if not classes:
+            if scene.class_index is not None:
+                raise StrataError(f"class {scene.class_index}: this model is not class-conditional")
+            return None
+        label = 0 if scene.class_index is None else scene.class_index
+        if label >= classes:
+            raise StrataError(f"class {label}: this model has classes 0-{classes - 1}")
+        return label
+
     def base_wp(self, scene: Scene) -> torch.Tensor:
         g = self._model.generator
         code = scene.code
         problem = code_mismatch(code, z_dim=g.z_dim, w_dim=g.w_dim, num_layers=g.num_layers)
         if problem:
             raise StrataError(problem)
+        label = self._class_of(scene)
         if code.space == "wp":
             # A wp code is used as given: it was truncated (or not) when it was made.
             return torch.from_numpy(code.array.copy()).to(self.device)
-        if self._w_key != code.key():
+        if self._w_key != (code.key(), label):
             if code.space == "z":
+                if label is not None:
+                    g.class_index = label  # the mapping embeds it with z
                 w = g.mapping(torch.from_numpy(np.array(code.z(g.z_dim))).to(self.device))
                 self.mapping_runs += 1
             else:
                 w = torch.from_numpy(code.array.copy()).to(self.device)
-            self._w_key, self._w = code.key(), w
+            self._w_key, self._w = (code.key(), label), w
         return g.truncate(self._w, scene.psi)
 
     def render_scene(self, scene: Scene, model_path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:

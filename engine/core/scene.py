@@ -136,11 +136,17 @@ class Scene:
     code: Code = field(default_factory=Code)
     psi: float = 0.7
     edits: tuple[Edit, ...] = ()
+    class_index: int | None = None  # the class a class-conditional model draws (None: unconditional)
 
     def __post_init__(self):
         if not math.isfinite(float(self.psi)):
             raise ValueError(f"truncation psi must be finite, got {self.psi!r}")
         object.__setattr__(self, "psi", float(self.psi))
+        if self.class_index is not None:
+            if isinstance(self.class_index, bool) or int(self.class_index) != self.class_index \
+                    or self.class_index < 0:
+                raise ValueError(f"class must be a whole number >= 0, got {self.class_index!r}")
+            object.__setattr__(self, "class_index", int(self.class_index))
         object.__setattr__(self, "edits", tuple(self.edits))
 
     def with_(self, **changes) -> Scene:
@@ -175,6 +181,8 @@ class Scene:
             "code": self.code.to_dict(), "truncation_psi": self.psi,
             "edits": [e.to_dict() for e in self.edits],
             "boundaries": boundaries,
+            # Only where a model has classes, so that other recipes stay as they were.
+            **({"class": self.class_index} if self.class_index is not None else {}),
         }
 
     @classmethod
@@ -197,7 +205,7 @@ class Scene:
                 edits.append(Edit.from_dict(e, by_fp[fp]))
             return cls(model=ModelRef.from_dict(d["model"]) if d.get("model") else None,
                        code=Code.from_dict(d["code"]), psi=float(d.get("truncation_psi", 1.0)),
-                       edits=tuple(edits))
+                       edits=tuple(edits), class_index=d.get("class"))
         except StrataError as exc:
             raise RecipeError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from None
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
