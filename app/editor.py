@@ -212,6 +212,13 @@ class Editor:
     def set_psi(self, psi: float) -> bool:
         return self.push(self.scene.with_(psi=psi), merge_key="psi")
 
+    def set_class(self, class_index: int) -> bool:
+        """Draw another class of a class-conditional model (its own undo step)."""
+        classes = self.model.num_classes if self.model is not None else 0
+        if not 0 <= class_index < classes:
+            return False  # a late signal from a selector of a model no longer open
+        return self.push(self.scene.with_(class_index=class_index))
+
     def set_row(self, index: int, strength: float | None = None, layers: Sequence[int] | None = None) -> bool:
         """Change row ``index``; a drag on one row (changes within the merge window) is one undo step."""
         if not 0 <= index < len(self.scene.edits):
@@ -259,7 +266,8 @@ class Editor:
         path = Path(path)
         if not path.is_file():
             raise StrataError(f"{path}: no such file")
-        self.push(self.scene, model_path=str(path.resolve()))
+        # Classes belong to a model: another model starts at its first class (or has none).
+        self.push(self.scene.with_(class_index=None), model_path=str(path.resolve()))
         self.save_path = None
 
     def open_recipe(self, path: str | Path) -> None:

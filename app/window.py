@@ -13,7 +13,7 @@ from pathlib import Path
 
 import qtawesome as qta
 from PySide6 import QtCore, QtGui, QtWidgets
-from superqt.utils import qdebounced
+from superqt.utils import qdebounced, signals_blocked
 
 from strata.engine.core.atomic import atomic_write_bytes
 from strata.engine.core.boundary import Boundary
@@ -66,8 +66,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self.psi_box = TruncationBox()
         self.panel = SemanticPanel()
 
+        # Shown only for class-conditional models (NVIDIA's c_dim > 0).
+        self.class_label = QtWidgets.QLabel("Class")
+        self.class_box = QtWidgets.QSpinBox()
+        self.class_box.setToolTip("The class a class-conditional model draws")
+        self.class_label.setBuddy(self.class_box)
+        self.class_label.hide()
+        self.class_box.hide()
+
         controls = QtWidgets.QHBoxLayout()
         controls.addWidget(self.seed_box)
+        controls.addSpacing(16)
+        controls.addWidget(self.class_label)
+        controls.addWidget(self.class_box)
         controls.addSpacing(16)
         controls.addWidget(self.psi_box, 1)
 
@@ -101,6 +112,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
         self.seed_box.seedChanged.connect(self._on_seed)
         self.psi_box.psiChanged.connect(self._on_psi)
+        self.class_box.valueChanged.connect(self._on_class)
         self.panel.rowChanged.connect(self._on_row_changed)
         self.panel.rowReset.connect(self._on_row_reset)
         self.panel.rowSelected.connect(lambda i: self._request_strip())  # a new row's strip at once
@@ -222,6 +234,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if scene.code.seed is not None:
             self.seed_box.set_seed(scene.code.seed)
         self.psi_box.set_psi(scene.psi)
+        classes = self.editor.model.num_classes if self.editor.model is not None else 0
+        self.class_label.setVisible(classes > 0)
+        self.class_box.setVisible(classes > 0)
+        with signals_blocked(self.class_box):
+            self.class_box.setRange(0, max(classes - 1, 0))
+            self.class_box.setValue(scene.class_index or 0)
         shown = [self.panel.row(i).name for i in range(self.panel.row_count())]
         if shown != [e.boundary.name for e in scene.edits]:
             self._rebuild_rows()
@@ -241,6 +259,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_psi(self, psi: float) -> None:
         if self.editor.set_psi(psi):
+            self._changed()
+
+    def _on_class(self, class_index: int) -> None:
+        if self.editor.set_class(class_index):
             self._changed()
 
     def _on_row_changed(self, index: int, values: dict) -> None:

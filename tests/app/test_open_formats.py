@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from .conftest import wait_frame
@@ -27,3 +28,26 @@ def test_a_model_file_of_each_format_opens_and_renders(make_window, qtbot, fixtu
     assert win.panel.num_layers() == entries
     assert path.stem in win.windowTitle()
     assert "Error" not in win.statusBar().currentMessage()
+
+
+def test_a_class_conditional_model_shows_a_class_selector_that_draws_the_class(make_window, qtbot, fixtures_dir,
+                                                                               tiny_model):
+    win = make_window()
+    assert win.class_box.isHidden()  # the tiny model has no classes
+    cond = fixtures_dir / "nvidia_pkl/stylegan2_ada_cond_tiny32.pkl"
+    win.open_path(cond)
+    qtbot.waitUntil(lambda: win.editor.model is not None and win.editor.model.num_classes == 5, timeout=20_000)
+    wait_frame(qtbot, win)
+    assert not win.class_box.isHidden() and win.class_box.maximum() == 4
+    first = win.view.image().copy()
+    win.class_box.setValue(3)  # as a user picks class 3
+    wait_frame(qtbot, win)
+    assert win.scene.class_index == 3
+    assert np.abs(win.view.image().astype(int) - first).max() > 10
+    win.undo()
+    wait_frame(qtbot, win)
+    assert win.class_box.value() == 0 and np.array_equal(win.view.image(), first)
+    win.open_path(tiny_model)  # a model without classes: the selector goes, the scene has no class
+    qtbot.waitUntil(lambda: win.editor.model.num_classes == 0, timeout=20_000)
+    wait_frame(qtbot, win)
+    assert win.class_box.isHidden() and win.scene.class_index is None
