@@ -34,16 +34,20 @@ def _fir_pass(x: torch.Tensor, f: torch.Tensor, down: tuple[int, int]) -> torch.
     return F.conv2d(x, f.to(x.dtype).expand(c, 1, *f.shape).contiguous(), stride=down, groups=c)
 
 
-def _upsample_pad(x: torch.Tensor, up: int, padding: tuple[int, int, int, int]) -> torch.Tensor:
-    """Zero insertion (``up - 1`` zeros after each sample) and zero padding, in one
-    channels-last buffer; negative padding crops afterwards."""
+def _upsample_pad(x: torch.Tensor, up: int, padding: tuple[int, int, int, int],
+                  channels_last: bool) -> torch.Tensor:
+    """Zero insertion (``up - 1`` zeros after each sample) and zero padding in one
+    buffer; negative padding crops afterwards."""
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
     ax0, ax1, ay0, ay1 = (max(p, 0) for p in padding)
-    y = x.new_zeros(n, h * up + ay0 + ay1, w * up + ax0 + ax1, c)
-    y[:, ay0:ay0 + h * up:up, ax0:ax0 + w * up:up, :] = x.permute(0, 2, 3, 1)
-    y = y[:, max(-py0, 0):y.shape[1] - max(-py1, 0), max(-px0, 0):y.shape[2] - max(-px1, 0), :]
-    return y.permute(0, 3, 1, 2)
+    size = (h * up + ay0 + ay1, w * up + ax0 + ax1)
+    if channels_last:
+        y = x.new_zeros(n, *size, c).permute(0, 3, 1, 2)
+    else:
+        y = x.new_zeros(n, c, *size)
+    y[:, :, ay0:ay0 + h * up:up, ax0:ax0 + w * up:up] = x
+    return y[:, :, max(-py0, 0):size[0] - max(-py1, 0), max(-px0, 0):size[1] - max(-px1, 0)]
 
 
 def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, down: int = 1,
@@ -51,14 +55,16 @@ def upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, *, up: int = 1, down: int
     """Up-sample by zero insertion, pad or crop ``(x0, x1, y0, y1)``, FIR-filter, down-sample.
 
     ``f`` is ``[taps]`` (separable), ``[kh, kw]``, or ``None`` (identity times ``gain``).
-    Works channels-last, where CPU depthwise convolutions run several times faster.
     """
+    # Depthwise convolutions run several times faster channels-last on CPUs, and
+    # several times slower so on CUDA (cuDNN, measured on an H200).
+    channels_last = x.device.type == "cpu"
     if up > 1 or any(padding):
-        x = _upsample_pad(x, up, padding)
+        x = _upsample_pad(x, up, padding, channels_last)
     if f is None:
         x = x * gain if gain != 1 else x
         return x[:, :, ::down, ::down] if down > 1 else x
-    x = x.contiguous(memory_format=torch.channels_last)
+    x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     f = (f * gain ** (f.ndim / 2)).flip(list(range(f.ndim)))
     if f.ndim == 1:
         x = _fir_pass(x, f.view(1, -1), (1, down))
