@@ -165,7 +165,7 @@ def _cmd_info(argv: list[str]) -> int:
     m = load_generator(args.model, args.device)
     g = m.generator
     c = g.config
-    res = [4 * 2**i for i in range(len(c.channels))]
+    res = [4 * 2**i for i in range(len(getattr(c, "channels", ())))]
     print(f"model:        {m.path}")
     print(f"name:         {m.name}")
     print(f"format:       {FORMATS.get(m.format, m.format)}")
@@ -175,7 +175,8 @@ def _cmd_info(argv: list[str]) -> int:
     print(f"w dim:        {g.w_dim}")
     print(f"mapping:      {c.mapping_layers} layers")
     print(f"layers (W+):  {g.num_layers}  (resolutions {', '.join(map(str, g.layer_resolutions))})")
-    print(f"channels:     {', '.join(f'{r}px:{ch}' for r, ch in zip(res, c.channels))}")
+    if res:  # StyleGAN3 has no channels per resolution: its layers are listed by sampling rate above
+        print(f"channels:     {', '.join(f'{r}px:{ch}' for r, ch in zip(res, c.channels))}")
     if hasattr(c, "fused"):  # StyleGAN (v1) only; StyleGAN2 always up-samples by transposed conv
         print(f"fused up:     {', '.join(f'{r}px' for r, f in zip(res[1:], c.fused) if f) or 'none'}")
     print(f"truncation:   psi {g.default_psi:g} on layers 0-{g.truncation_layers - 1}")

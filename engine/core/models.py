@@ -195,10 +195,11 @@ def _from_torch_file(path: Path) -> tuple[nn.Module, dict, str]:
     fmt = "higan-stylegan"
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         arch = obj.get("architecture")
-        if arch not in ("stylegan", "stylegan2"):
+        kinds = _saved_architectures()
+        if arch not in kinds:
             raise ModelLoadError(f"{path}: architecture {arch!r} is not supported")
         try:
-            cfg = (StyleGANConfig if arch == "stylegan" else StyleGAN2Config).from_dict(obj["config"])
+            cfg = kinds[arch][0].from_dict(obj["config"])
         except Exception as exc:
             raise ModelLoadError(f"{path}: bad configuration: {exc}") from None
         if not isinstance(obj.get("state_dict"), dict):
@@ -210,8 +211,11 @@ def _from_torch_file(path: Path) -> tuple[nn.Module, dict, str]:
             raise ModelLoadError(f"{path}: meta is a {type(obj['meta']).__name__}, not a mapping")
         if arch == "stylegan":
             gen = _stylegan_from_state(obj["state_dict"], path, cfg)
-        else:
+        elif arch == "stylegan2":
             gen = _stylegan2_from_state(obj["state_dict"], path, config=cfg)
+        else:
+            gen = kinds[arch][1](cfg)
+            _strict_load(gen, obj["state_dict"], path, f"{arch} generator")
         meta, fmt = dict(obj.get("meta") or {}), "strata"
     elif isinstance(obj, dict):
         state = obj
@@ -261,10 +265,27 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
         meta=meta, format=fmt)
 
 
-def save_generator(gen: StyleGANGenerator | StyleGAN2Generator, path: str | Path, *, meta: dict | None = None) -> None:
+def _saved_architectures() -> dict[str, tuple[type, type]]:
+    """Strata's own files: the name each generator class is saved under -> (config class, generator class).
+
+    Names, not ``generator.architecture``: NVIDIA's StyleGAN2 and the port's share an architecture
+    but not their modules, so a saved file must say which one it holds.
+    """
+    from strata.engine.core.nvidia_stylegan2 import NvidiaStyleGAN2Config, NvidiaStyleGAN2Generator
+    from strata.engine.core.stylegan3 import StyleGAN3Config, StyleGAN3Generator
+
+    return {"stylegan": (StyleGANConfig, StyleGANGenerator), "stylegan2": (StyleGAN2Config, StyleGAN2Generator),
+            "nvidia-stylegan2": (NvidiaStyleGAN2Config, NvidiaStyleGAN2Generator),
+            "stylegan3": (StyleGAN3Config, StyleGAN3Generator)}
+
+
+def save_generator(gen: nn.Module, path: str | Path, *, meta: dict | None = None) -> None:
     """Write Strata's own format atomically (loadable with weights_only=True)."""
+    names = [name for name, (_, kind) in _saved_architectures().items() if type(gen) is kind]
+    if not names:
+        raise TypeError(f"save_generator: {type(gen).__name__} is not a generator Strata saves")
     state = {k: v.detach().cpu().contiguous() for k, v in gen.state_dict().items()}
     buf = io.BytesIO()
-    torch.save({"format": FORMAT, "version": 1, "architecture": gen.architecture,
+    torch.save({"format": FORMAT, "version": 1, "architecture": names[0],
                 "config": gen.config.to_dict(), "state_dict": state, "meta": dict(meta or {})}, buf)
     atomic_write_bytes(Path(path), buf.getvalue())
