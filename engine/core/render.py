@@ -49,6 +49,7 @@ class ModelInfo:
     default_psi: float
     device: str
     num_classes: int = 0  # a class-conditional model's classes (0: unconditional)
+    input_transform: bool = False  # the model's input can be moved and turned (StyleGAN3)
 
     @classmethod
     def of(cls, model: LoadedModel) -> ModelInfo:
@@ -56,7 +57,7 @@ class ModelInfo:
         return cls(str(model.path), model.name, model.description, model.fingerprint,
                    g.resolution, g.z_dim, g.w_dim, g.num_layers, tuple(g.layer_resolutions),
                    g.truncation_layers, float(g.default_psi), describe(g.device),
-                   int(getattr(g, "num_classes", 0) or 0))
+                   int(getattr(g, "num_classes", 0) or 0), hasattr(g, "with_input_transform"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +126,16 @@ class Renderer:
             raise StrataError(f"class {label}: this model has classes 0-{classes - 1}")
         return label
 
+    def _set_input_transform(self, scene: Scene) -> None:
+        """Every frame sets the transform (identity where the scene has none): the generator is shared."""
+        g = self._model.generator
+        if not hasattr(g, "with_input_transform"):
+            if scene.input_transform is not None:
+                raise StrataError("this model's input cannot be moved or turned (StyleGAN3 only)")
+            return
+        x, y, degrees = scene.input_transform or (0.0, 0.0, 0.0)
+        g.with_input_transform(translate=(x, y), rotate=degrees)
+
     def base_wp(self, scene: Scene) -> torch.Tensor:
         g = self._model.generator
         code = scene.code
@@ -154,6 +165,7 @@ class Renderer:
             raise StrataError("no model is open")
         g = self._model.generator
         with torch.inference_mode():
+            self._set_input_transform(scene)
             wp = self.base_wp(scene)
             # All edits, not only the active ones: apply_edits checks each against the model
             # (once per frame) and skips those at strength 0.

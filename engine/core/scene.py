@@ -137,6 +137,8 @@ class Scene:
     psi: float = 0.7
     edits: tuple[Edit, ...] = ()
     class_index: int | None = None  # the class a class-conditional model draws (None: unconditional)
+    # StyleGAN3's input transform (translate x, y in image widths; rotate in degrees); None: identity.
+    input_transform: tuple[float, float, float] | None = None
 
     def __post_init__(self):
         if not math.isfinite(float(self.psi)):
@@ -147,6 +149,12 @@ class Scene:
                     or self.class_index < 0:
                 raise ValueError(f"class must be a whole number >= 0, got {self.class_index!r}")
             object.__setattr__(self, "class_index", int(self.class_index))
+        if self.input_transform is not None:
+            tr = tuple(float(v) for v in self.input_transform)
+            if len(tr) != 3 or not all(math.isfinite(v) for v in tr):
+                raise ValueError(f"input transform must be three finite numbers (x, y, degrees), "
+                                 f"got {self.input_transform!r}")
+            object.__setattr__(self, "input_transform", None if tr == (0.0, 0.0, 0.0) else tr)
         object.__setattr__(self, "edits", tuple(self.edits))
 
     def with_(self, **changes) -> Scene:
@@ -183,6 +191,7 @@ class Scene:
             "boundaries": boundaries,
             # Only where a model has classes, so that other recipes stay as they were.
             **({"class": self.class_index} if self.class_index is not None else {}),
+            **({"input_transform": list(self.input_transform)} if self.input_transform is not None else {}),
         }
 
     @classmethod
@@ -205,7 +214,7 @@ class Scene:
                 edits.append(Edit.from_dict(e, by_fp[fp]))
             return cls(model=ModelRef.from_dict(d["model"]) if d.get("model") else None,
                        code=Code.from_dict(d["code"]), psi=float(d.get("truncation_psi", 1.0)),
-                       edits=tuple(edits), class_index=d.get("class"))
+                       edits=tuple(edits), class_index=d.get("class"), input_transform=d.get("input_transform"))
         except StrataError as exc:
             raise RecipeError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from None
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:

@@ -53,3 +53,20 @@ def test_recipes_without_classes_keep_their_keys():
     assert Scene.from_dict(Scene(class_index=2).to_dict()).class_index == 2
     with pytest.raises(ValueError):
         Scene(class_index=-1)
+
+
+def test_a_stylegan3_scene_moves_and_turns_its_input_and_keeps_it_in_the_recipe(fixtures_dir, tiny_model):
+    sg3 = fixtures_dir / "nvidia_pkl/stylegan3t_tiny32.pkl"
+    r = Renderer("cpu")
+    still = r(RenderRequest(1, str(sg3), scene_for(sg3))).image
+    moved_scene = scene_for(sg3, input_transform=(0.25, 0.0, 0.0))
+    moved = r(RenderRequest(2, str(sg3), moved_scene)).image
+    # A quarter of the width to the right: 8 px at 32 px (StyleGAN3-T follows its input).
+    assert np.abs(moved[:, 12:24].astype(int) - still[:, 4:16]).mean() < np.abs(moved.astype(int) - still).mean()
+    assert r._info.input_transform
+    again = r(RenderRequest(3, str(sg3), scene_for(sg3))).image
+    assert np.array_equal(again, still)  # the next scene without a transform is not left moved
+    assert Scene.from_dict(moved_scene.to_dict()).input_transform == (0.25, 0.0, 0.0)
+    assert "input_transform" not in scene_for(sg3, input_transform=(0, 0, 0)).to_dict()
+    res = r(RenderRequest(4, str(tiny_model), scene_for(tiny_model, input_transform=(0.1, 0, 0))))
+    assert res.error == "this model's input cannot be moved or turned (StyleGAN3 only)"
