@@ -219,6 +219,13 @@ class Editor:
             return False  # a late signal from a selector of a model no longer open
         return self.push(self.scene.with_(class_index=class_index))
 
+    def set_input_transform(self, transform: Sequence[float] | None) -> bool:
+        """Move and turn a StyleGAN3 model's input: ``(x, y, degrees)``; a drag is one undo step."""
+        if self.model is None or not self.model.input_transform:
+            return False
+        return self.push(self.scene.with_(input_transform=None if transform is None else tuple(transform)),
+                         merge_key="input_transform")
+
     def set_row(self, index: int, strength: float | None = None, layers: Sequence[int] | None = None) -> bool:
         """Change row ``index``; a drag on one row (changes within the merge window) is one undo step."""
         if not 0 <= index < len(self.scene.edits):
@@ -267,7 +274,7 @@ class Editor:
         if not path.is_file():
             raise StrataError(f"{path}: no such file")
         # Classes belong to a model: another model starts at its first class (or has none).
-        self.push(self.scene.with_(class_index=None), model_path=str(path.resolve()))
+        self.push(self.scene.with_(class_index=None, input_transform=None), model_path=str(path.resolve()))
         self.save_path = None
 
     def open_recipe(self, path: str | Path) -> None:

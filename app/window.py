@@ -21,7 +21,7 @@ from strata.engine.core.errors import StrataError
 from strata.engine.core.render import RenderResult
 from strata.engine.core.scene import png_bytes_with_recipe, save_wp_npy, write_recipe_json
 from strata.engine.core.strip import DEFAULT_STRENGTHS, StripResult, save_strip
-from strata.widgets import PreviewStrip, SceneView, SeedBox, SemanticPanel, TruncationBox
+from strata.widgets import PreviewStrip, SceneView, SeedBox, SemanticPanel, TransformBox, TruncationBox
 
 from . import files
 from .editor import Editor, EditorState, Reaction, heat_map, panel_rows
@@ -73,6 +73,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.class_label.setBuddy(self.class_box)
         self.class_label.hide()
         self.class_box.hide()
+        # StyleGAN3 only: a row above the semantic rows that moves and turns the input.
+        self.transform_box = TransformBox()
+        self.transform_box.hide()
 
         controls = QtWidgets.QHBoxLayout()
         controls.addWidget(self.seed_box)
@@ -89,8 +92,13 @@ class MainWindow(QtWidgets.QMainWindow):
         lv.addLayout(controls)
 
         self.strip = PreviewStrip()
+        rows = QtWidgets.QWidget()
+        rv = QtWidgets.QVBoxLayout(rows)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.transform_box)
+        rv.addWidget(self.panel, 1)
         right = QtWidgets.QSplitter(QtCore.Qt.Vertical)
-        right.addWidget(self.panel)
+        right.addWidget(rows)
         right.addWidget(self.strip)
         right.setStretchFactor(0, 1)
         right.setStretchFactor(1, 0)
@@ -113,6 +121,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.seed_box.seedChanged.connect(self._on_seed)
         self.psi_box.psiChanged.connect(self._on_psi)
         self.class_box.valueChanged.connect(self._on_class)
+        self.transform_box.transformChanged.connect(self._on_transform)
         self.panel.rowChanged.connect(self._on_row_changed)
         self.panel.rowReset.connect(self._on_row_reset)
         self.panel.rowSelected.connect(lambda i: self._request_strip())  # a new row's strip at once
@@ -240,6 +249,8 @@ class MainWindow(QtWidgets.QMainWindow):
         with signals_blocked(self.class_box):
             self.class_box.setRange(0, max(classes - 1, 0))
             self.class_box.setValue(scene.class_index or 0)
+        self.transform_box.setVisible(self.editor.model is not None and self.editor.model.input_transform)
+        self.transform_box.set_transform(scene.input_transform)
         shown = [self.panel.row(i).name for i in range(self.panel.row_count())]
         if shown != [e.boundary.name for e in scene.edits]:
             self._rebuild_rows()
@@ -263,6 +274,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_class(self, class_index: int) -> None:
         if self.editor.set_class(class_index):
+            self._changed()
+
+    def _on_transform(self, transform: tuple) -> None:
+        if self.editor.set_input_transform(transform):
             self._changed()
 
     def _on_row_changed(self, index: int, values: dict) -> None:

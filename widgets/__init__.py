@@ -11,6 +11,8 @@ SeedBox
     Seed spin box with previous / next / random buttons.
 TruncationBox
     Truncation psi slider.
+TransformBox
+    StyleGAN3's input transform: move x, move y, turn.
 SemanticRow, SemanticRowHeader
     One boundary's strength and layer range; column titles to match.
 LayerGrid
@@ -43,6 +45,7 @@ from .scene_view import SceneView  # noqa: E402
 from .seed_box import SeedBox  # noqa: E402
 from .semantic_panel import SemanticPanel  # noqa: E402
 from .semantic_row import SemanticRow, SemanticRowHeader  # noqa: E402
+from .transform_box import TransformBox  # noqa: E402
 from .truncation_box import TruncationBox  # noqa: E402
 
 __all__ = [
@@ -54,6 +57,7 @@ __all__ = [
     "SemanticPanel",
     "SemanticRow",
     "SemanticRowHeader",
+    "TransformBox",
     "TruncationBox",
     "level_color",
     "level_name",

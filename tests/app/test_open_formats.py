@@ -51,3 +51,26 @@ def test_a_class_conditional_model_shows_a_class_selector_that_draws_the_class(m
     qtbot.waitUntil(lambda: win.editor.model.num_classes == 0, timeout=20_000)
     wait_frame(qtbot, win)
     assert win.class_box.isHidden() and win.scene.class_index is None
+
+
+def test_a_stylegan3_model_shows_a_transform_row_that_moves_the_scene(make_window, qtbot, fixtures_dir, tiny_model):
+    win = make_window()
+    assert win.transform_box.isHidden()
+    sg3 = fixtures_dir / "nvidia_pkl/stylegan3t_tiny32.pkl"
+    win.open_path(sg3)
+    qtbot.waitUntil(lambda: win.editor.model is not None and win.editor.model.input_transform, timeout=20_000)
+    wait_frame(qtbot, win)
+    assert not win.transform_box.isHidden()
+    still = win.view.image().copy()
+    win.transform_box._sliders[0].setValue(0.25)  # as a user drags "Move x"
+    wait_frame(qtbot, win)
+    assert win.scene.input_transform == (0.25, 0.0, 0.0)
+    moved = win.view.image()
+    assert np.abs(moved[:, 12:24].astype(int) - still[:, 4:16]).mean() < np.abs(moved.astype(int) - still).mean()
+    win.undo()
+    wait_frame(qtbot, win)
+    assert win.transform_box.transform() == (0.0, 0.0, 0.0) and np.array_equal(win.view.image(), still)
+    win.open_path(tiny_model)
+    qtbot.waitUntil(lambda: not win.editor.model.input_transform, timeout=20_000)
+    wait_frame(qtbot, win)
+    assert win.transform_box.isHidden() and win.scene.input_transform is None
