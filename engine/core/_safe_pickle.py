@@ -49,24 +49,34 @@ def _allowed() -> dict[tuple[str, str], object]:
     }
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler whose only importable names are the ones in ``_allowed()``."""
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the names in ``table`` and refuses every other one.
 
-    def __init__(self, file, *, path: str):
+    The one way Strata reads pickles (boundaries, NVIDIA's and TensorFlow's
+    networks): a name outside the table raises ``refuse(module, name)`` before
+    anything is imported, so nothing a file names can run.
+    """
+
+    def __init__(self, file, *, table: dict, refuse, encoding: str = "latin1"):
         # latin1 lets NumPy arrays pickled by Python 2 decode their raw
         # bytes (NumPy's own advice); Python 3 pickles are not affected.
-        super().__init__(file, encoding="latin1")
-        self._path = path
-        self._table = _allowed()
+        super().__init__(file, encoding=encoding)
+        self._table = table
+        self._refuse = refuse
 
     def find_class(self, module: str, name: str):
         try:
             return self._table[(module, name)]
         except KeyError:
-            raise BoundaryError(
-                f"{self._path}: refused to load: the file's pickle asks for "
-                f"'{module}.{name}', which a boundary file never needs; nothing was executed"
-            ) from None
+            raise self._refuse(module, name) from None
+
+
+def _boundary_unpickler(file, path) -> RestrictedUnpickler:
+    def refuse(module: str, name: str) -> BoundaryError:
+        return BoundaryError(f"{path}: refused to load: the file's pickle asks for '{module}.{name}', "
+                             "which a boundary file never needs; nothing was executed")
+
+    return RestrictedUnpickler(file, table=_allowed(), refuse=refuse)
 
     def persistent_load(self, pid):
         raise BoundaryError(f"{self._path}: refused to load: the file's pickle uses "
@@ -132,7 +142,7 @@ def safe_load_npy(path: str | os.PathLike) -> np.ndarray | object:
             raise BoundaryError(f"{path}: damaged or truncated .npy file ({exc})") from None
 
     try:
-        obj = _RestrictedUnpickler(io.BytesIO(payload), path=path).load()
+        obj = _boundary_unpickler(io.BytesIO(payload), path).load()
     except BoundaryError:
         raise
     except Exception as exc:  # any malformed pickle: truncation, bad opcodes, bad state

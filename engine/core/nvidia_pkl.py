@@ -34,13 +34,13 @@ import collections
 import hashlib
 import importlib
 import io
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from strata.engine.core._safe_pickle import RestrictedUnpickler
 from strata.engine.core.errors import ModelLoadError
 
 __all__ = ["PersistentObject", "PickledModule", "load_nvidia_pickle", "state_dict_of",
@@ -169,9 +169,8 @@ def _numpy_reconstruct(subtype, shape, dtype):
     return np.ndarray.__new__(np.ndarray, shape, dtype)
 
 
-class _Reader(pickle.Unpickler):
+class _Reader(RestrictedUnpickler):
     def __init__(self, f):
-        super().__init__(f)
         self._modules: dict[str, PickledModule] = {}
         allowed = {
             ("collections", "OrderedDict"): collections.OrderedDict,
@@ -188,13 +187,8 @@ class _Reader(pickle.Unpickler):
         for core in ("numpy.core.multiarray", "numpy._core.multiarray"):
             allowed[(core, "scalar")] = _numpy_scalar
             allowed[(core, "_reconstruct")] = _numpy_reconstruct
-        self._allowed = allowed
-
-    def find_class(self, module: str, name: str):
-        try:
-            return self._allowed[(module, name)]
-        except KeyError:
-            raise _Refused(f"{module}.{name}") from None
+        super().__init__(f, table=allowed, refuse=lambda module, name: _Refused(f"{module}.{name}"),
+                         encoding="ASCII")
 
     def persistent_load(self, pid):
         raise _Bad("a persistent id (not a plain pickle)")

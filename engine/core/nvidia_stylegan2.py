@@ -310,15 +310,6 @@ class NvidiaStyleGAN2Generator(WPlusMixin, nn.Module):
     def w_avg(self) -> torch.Tensor:
         return self.mapping_network.w_avg
 
-    @property
-    def truncation_layers(self) -> int:
-        t = self.config.truncation_layers
-        return self.num_layers if t is None else min(t, self.num_layers)
-
-    @property
-    def device(self) -> torch.device:
-        return self.w_avg.device
-
     def extra_repr(self) -> str:
         c = self.config
         return (f"resolution={c.resolution}, z_dim={c.z_dim}, w_dim={c.w_dim}, c_dim={c.c_dim}, "

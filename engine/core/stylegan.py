@@ -339,14 +339,6 @@ class StyleGANGenerator(WPlusMixin, nn.Module):
     def w_avg(self) -> torch.Tensor:
         return self.truncation.w_avg
 
-    @property
-    def truncation_layers(self) -> int:
-        return min(self.config.truncation_layers, self.num_layers)
-
-    @property
-    def device(self) -> torch.device:
-        return self.truncation.w_avg.device
-
     def extra_repr(self) -> str:
         c = self.config
         return (f"resolution={c.resolution}, z_dim={c.z_dim}, w_dim={c.w_dim}, "

@@ -266,15 +266,6 @@ class StyleGAN2Generator(WPlusMixin, nn.Module):
     def w_avg(self) -> torch.Tensor:
         return self.latent_avg
 
-    @property
-    def truncation_layers(self) -> int:
-        t = self.config.truncation_layers
-        return self.num_layers if t is None else min(t, self.num_layers)
-
-    @property
-    def device(self) -> torch.device:
-        return self.latent_avg.device
-
     def extra_repr(self) -> str:
         c = self.config
         return (f"resolution={c.resolution}, w_dim={c.w_dim}, num_layers={self.num_layers}, "

@@ -394,14 +394,6 @@ class StyleGAN3Generator(WPlusMixin, nn.Module):
     def w_avg(self) -> torch.Tensor:
         return self.mapping.w_avg
 
-    @property
-    def truncation_layers(self) -> int:
-        return self.num_layers
-
-    @property
-    def device(self) -> torch.device:
-        return self.mapping.w_avg.device
-
     def extra_repr(self) -> str:
         c = self.config
         kind = "R" if c.use_radial_filters else "T"

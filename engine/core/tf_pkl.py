@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from strata.engine.core._safe_pickle import RestrictedUnpickler
 from strata.engine.core.errors import ModelLoadError
 from strata.engine.core.models import _strict_load
 from strata.engine.core.stylegan import StyleGANGenerator, infer_config
@@ -102,18 +103,12 @@ def _allowed() -> dict[tuple[str, str], object]:
     return table
 
 
-class _Unpickler(pickle.Unpickler):
-    def __init__(self, file, path: Path):
-        super().__init__(file, encoding="latin1")
-        self._path = path
-        self._table = _allowed()
+def _unpickler(file, path: Path) -> RestrictedUnpickler:
+    def refuse(module: str, name: str) -> ModelLoadError:
+        return ModelLoadError(f"{path}: refused: the pickle asks for '{module}.{name}', which a "
+                              "TensorFlow StyleGAN pickle never needs; nothing was executed")
 
-    def find_class(self, module: str, name: str):
-        try:
-            return self._table[(module, name)]
-        except KeyError:
-            raise ModelLoadError(f"{self._path}: refused: the pickle asks for '{module}.{name}', which a "
-                                 "TensorFlow StyleGAN pickle never needs; nothing was executed") from None
+    return RestrictedUnpickler(file, table=_allowed(), refuse=refuse)
 
     def persistent_load(self, pid):
         raise ModelLoadError(f"{self._path}: refused: the pickle uses persistent references, "
@@ -160,7 +155,7 @@ def sniff(path: str | Path, head: bytes) -> bool:
 def _load(path: Path) -> object:
     try:
         with open(path, "rb") as f:
-            return _Unpickler(f, path).load()
+            return _unpickler(f, path).load()
     except ModelLoadError:
         raise
     except FileNotFoundError:

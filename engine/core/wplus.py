@@ -6,9 +6,9 @@ import torch
 
 
 class WPlusMixin:
-    """The protocol's sizes read from ``self.config``, ``truncate`` and the ``wp``
-    shape check, for a generator that adds ``w_avg``, ``truncation_layers`` and
-    ``layer_resolutions`` (see strata.engine.core.protocol)."""
+    """The protocol's sizes read from ``self.config``, ``truncate``, ``device`` and the
+    ``wp`` shape check, for a generator that adds ``w_avg`` and ``layer_resolutions``
+    (see strata.engine.core.protocol)."""
 
     @property
     def num_layers(self) -> int:
@@ -29,6 +29,16 @@ class WPlusMixin:
     @property
     def default_psi(self) -> float:
         return self.config.truncation_psi
+
+    @property
+    def truncation_layers(self) -> int:
+        """How many W+ entries truncation pulls by default: the config's count, or every entry."""
+        t = getattr(self.config, "truncation_layers", None)
+        return self.num_layers if t is None else min(t, self.num_layers)
+
+    @property
+    def device(self) -> torch.device:
+        return self.w_avg.device
 
     def truncate(self, w: torch.Tensor, psi: float = 1.0, layers: int | None = None) -> torch.Tensor:
         """Broadcast ``w`` [N, w_dim] to ``wp`` [N, L, w_dim] (a ``wp`` passes
