@@ -73,6 +73,13 @@ def code_fits(code: Code, info: ModelInfo) -> bool:
     return code_mismatch(code, z_dim=info.z_dim, w_dim=info.w_dim, num_layers=info.num_layers) is None
 
 
+def _same_pixels(a: Scene, b: Scene) -> bool:
+    """Whether two scenes draw the same image with the same model (rows at strength 0 draw nothing)."""
+    def drawn(s: Scene) -> Scene:
+        return s.with_(model=None, edits=s.active_edits)
+    return drawn(a).same_as(drawn(b))
+
+
 def merge_boundaries(scene: Scene, boundaries: Iterable[Boundary], info: ModelInfo) -> tuple[Scene, list[str]]:
     """``scene`` with a row (strength 0, default layers) for each boundary that fits ``info``.
 
@@ -335,7 +342,11 @@ class Editor:
         self._refitting = False
         if self.model is not None and result.model.path == self.model.path:
             return Reaction(frame=True, first_frame=first)
-        return Reaction(frame=True, fitted=True, notes=self._fit(result.model), render=True, first_frame=first)
+        notes = self._fit(result.model)
+        # Fitting names the model and drops rows that do not fit; a frame is asked for again only
+        # when that changed the pixels (a fresh model's own psi, a dropped active row).
+        again = not _same_pixels(self.scene, result.request.scene)
+        return Reaction(frame=True, fitted=True, notes=notes, render=again, first_frame=first)
 
     def _fit(self, info: ModelInfo) -> tuple[str, ...]:
         """A model just loaded: name it in the scene, keep the rows that fit it, add waiting boundaries."""

@@ -74,3 +74,16 @@ def test_a_stylegan3_model_shows_a_transform_row_that_moves_the_scene(make_windo
     qtbot.waitUntil(lambda: not win.editor.model.input_transform, timeout=20_000)
     wait_frame(qtbot, win)
     assert win.transform_box.isHidden() and win.scene.input_transform is None
+
+
+def test_opening_a_model_renders_its_scene_once(make_window, qtbot, fixtures_dir):
+    win = make_window(with_boundaries=False)
+    before = win.engine.worker.renders
+    other = fixtures_dir / "genforce_stylegan/stylegan_tiny32.pth"
+    win.open_path(other)
+    qtbot.waitUntil(lambda: win.editor.model.path == str(other.resolve()), timeout=20_000)
+    wait_frame(qtbot, win)
+    qtbot.wait(200)  # room for a second request, had one been made
+    wait_frame(qtbot, win)
+    assert win.engine.worker.renders - before == 1
+    assert win.view.image().shape == (32, 32, 3)
