@@ -2,7 +2,7 @@
 
 ``strata [PATH]``                 open the editor (on the bundled default, or PATH)
 ``strata render ...``             render a scene to PNG, no display needed
-``strata info MODEL``             print a model's inferred configuration
+``strata info [MODEL]``           print a model's inferred configuration (default: the bundled one)
 ``strata train ...``              train a generator on the rooms world
 ``strata analyze ...``            find the semantic hierarchy of a generator (HiGAN)
 ``strata evaluate ...``           a rooms generator's quality figures
@@ -158,11 +158,13 @@ def _cmd_info(argv: list[str]) -> int:
     from strata.engine.core.device import describe
     from strata.engine.core.models import FORMATS, load_generator
 
+    from strata.assets import default_model_path
+
     p = argparse.ArgumentParser(prog="strata info", description="Print a model's inferred configuration.")
-    p.add_argument("model")
+    p.add_argument("model", nargs="?", help="generator file (default: the bundled model)")
     p.add_argument("--device", default=None)
     args = p.parse_args(argv)
-    m = load_generator(args.model, args.device)
+    m = load_generator(args.model or default_model_path(), args.device)
     g = m.generator
     c = g.config
     res = [4 * 2**i for i in range(len(getattr(c, "channels", ())))]
