@@ -10,6 +10,8 @@ with_recent(recent, path, *, limit=MAX_RECENT) -> list[str]
 recent_list(value) -> list[str]
 settings_path() -> Path
 discoveries_dir(fingerprint) -> Path
+suggested_name(scene, kind, *, row=None) -> str
+    the file name a save dialog offers (``scene_seed7.png``, ``wp_seed7.npy``...)
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import re
+
 import numpy as np
 
 from strata.engine.core.errors import StrataError
 
 __all__ = ["MAX_RECENT", "discoveries_dir", "kind_of", "looks_like_code", "recent_list", "settings_path",
-           "with_recent"]
+           "suggested_name", "with_recent"]
 
 MODEL_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl"}  # .pkl: NVIDIA's pickles, read without running them
 RECIPE_SUFFIXES = {".png", ".json"}
@@ -100,3 +104,42 @@ def discoveries_dir(fingerprint: str) -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir(*APP)) / "discoveries" / fingerprint[:12]
+
+
+# kind -> (prefix, suffix) of the name a save dialog offers
+_SAVE_KINDS = {"png": ("scene", ".png"), "json": ("scene", ".json"), "wp": ("wp", ".npy"),
+               "strip_png": ("strip", ".png"), "strip_gif": ("strip", ".gif")}
+
+
+def suggested_name(scene, kind: str, *, row: int | None = None) -> str:
+    """The file name a save dialog offers for ``scene``.
+
+    Parameters
+    ----------
+    scene : Scene
+        The scene being saved.
+    kind : str
+        ``"png"``, ``"json"``, ``"wp"``, ``"strip_png"`` or ``"strip_gif"``.
+    row : int, optional
+        For a strip: the row whose boundary it sweeps (named after it).
+
+    Returns
+    -------
+    str
+        ``scene_seed7.png``, ``scene_seed7.json``, ``wp_seed7.npy``,
+        ``strip_wood_floor.png``; a code with no seed gives ``scene.png``.
+    """
+    prefix, suffix = _SAVE_KINDS[kind]
+    if kind.startswith("strip"):
+        parts = [prefix]
+        if row is not None and 0 <= row < len(scene.edits):
+            parts.append(scene.edits[row].boundary.name)
+    else:
+        parts = [prefix]
+        if scene.code.seed is not None:
+            parts.append(f"seed{scene.code.seed}")
+        if scene.class_index is not None:
+            parts.append(f"class{scene.class_index}")
+    stem = "_".join(parts)
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("_") or prefix  # safe on every file system
+    return stem + suffix

@@ -229,7 +229,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def export_strip_dialog(self, kind: str = "png") -> None:
         filt = "Animated GIF (*.gif)" if kind == "gif" else "PNG image (*.png)"
-        path = self._ask_save_path("Export preview strip", filt, "." + kind)
+        path = self._ask_save_path("Export preview strip", filt, "." + kind,
+                                   files.suggested_name(self.scene, "strip_" + kind, row=self.panel.selected_row()))
         if path:
             self.export_strip(path)
 
@@ -436,7 +437,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.save_png(self.editor.save_path)
 
     def save_as(self, upscale: int = 1) -> bool:
-        path = self._ask_save_path("Save scene as PNG", "PNG image (*.png)", ".png")
+        path = self._ask_save_path("Save scene as PNG", "PNG image (*.png)", ".png", files.suggested_name(self.scene, "png"))
         if path is None:
             return False
         ok = self.save_png(path, upscale=upscale)
@@ -457,7 +458,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def save_recipe_dialog(self) -> None:
-        path = self._ask_save_path("Save recipe", "Recipe (*.json)", ".json")
+        path = self._ask_save_path("Save recipe", "Recipe (*.json)", ".json", files.suggested_name(self.scene, "json"))
         if path:
             self._write(lambda: write_recipe_json(self.editor.recipe_scene(), path), f"Saved {path}")
 
@@ -480,13 +481,14 @@ class MainWindow(QtWidgets.QMainWindow):
         return True
 
     def export_wp_dialog(self) -> None:
-        path = self._ask_save_path("Export wp code", "NumPy (*.npy)", ".npy")
+        path = self._ask_save_path("Export wp code", "NumPy (*.npy)", ".npy", files.suggested_name(self.scene, "wp"))
         if path:
             self.export_wp(path)
 
-    def _ask_save_path(self, title: str, file_filter: str, suffix: str) -> Path | None:
-        """A path from the save dialog, ending in ``suffix``; None when cancelled."""
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, self._last_dir(), file_filter)
+    def _ask_save_path(self, title: str, file_filter: str, suffix: str, name: str) -> Path | None:
+        """A path from the save dialog (offering ``name``), ending in ``suffix``; None when cancelled."""
+        start = str(Path(self._last_dir()) / name)
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, start, file_filter)
         if not path:
             return None
         return Path(path if path.lower().endswith(suffix) else path + suffix)

@@ -51,3 +51,20 @@ def test_strata_keeps_its_files_in_the_platforms_folders(tmp_path, monkeypatch):
     monkeypatch.setattr(platformdirs, "user_data_dir", lambda app, author: str(tmp_path / "data" / app))
     assert files.settings_path() == tmp_path / "config" / "Strata" / "settings.ini"
     assert files.discoveries_dir("ab" * 32) == tmp_path / "data" / "Strata" / "discoveries" / ("ab" * 6)
+
+
+def test_save_dialogs_suggest_a_name_from_the_scene():
+    from strata.engine.core.boundary import Boundary
+    from strata.engine.core.edits import Edit
+    from strata.engine.core.scene import Code, Scene
+
+    wood = Boundary(name="wood floor", vector=np.ones(16, np.float32) / 4.0)
+    scene = Scene(code=Code.from_seed(7), edits=(Edit(wood, 1.0, (0, 3)),))
+    assert files.suggested_name(scene, "png") == "scene_seed7.png"
+    assert files.suggested_name(scene, "json") == "scene_seed7.json"
+    assert files.suggested_name(scene, "wp") == "wp_seed7.npy"
+    assert files.suggested_name(scene, "strip_png", row=0) == "strip_wood_floor.png"
+    assert files.suggested_name(scene, "strip_gif", row=0) == "strip_wood_floor.gif"
+    imported = scene.with_(code=Code(space="wp", seed=None, array=np.zeros((1, 6, 16), np.float32)))
+    assert files.suggested_name(imported, "png") == "scene.png"  # no seed to name it by
+    assert files.suggested_name(scene.with_(class_index=3), "png") == "scene_seed7_class3.png"

@@ -358,3 +358,24 @@ def test_events_that_arrive_after_close_are_ignored(make_window, qtbot):
     qtbot.wait(50)
     assert stamp == win.engine.latest_stamp and win.engine.worker.renders == renders
     assert not win.engine.worker.alive and not win.engine.strip_worker.alive
+
+
+def test_save_dialogs_offer_a_name_in_the_last_folder(make_window, qtbot, tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from PySide6 import QtWidgets
+
+    win = make_window()
+    wait_frame(qtbot, win)
+    win.seed_box._spin.setValue(7)
+    wait_frame(qtbot, win)
+    win.settings.setValue("paths/last_dir", str(tmp_path))
+    offered = []
+    monkeypatch.setattr(QtWidgets.QFileDialog, "getSaveFileName",
+                        lambda parent, title, start, filt: (offered.append(start), ("", ""))[1])
+    win.save_as()
+    win.save_recipe_dialog()
+    win.export_wp_dialog()
+    assert offered == [str(tmp_path / "scene_seed7.png"), str(tmp_path / "scene_seed7.json"),
+                       str(tmp_path / "wp_seed7.npy")]
+    assert Path(offered[0]).parent == tmp_path
