@@ -82,14 +82,14 @@ class MainWindow(QtWidgets.QMainWindow):
         controls.addSpacing(16)
         controls.addWidget(self.class_label)
         controls.addWidget(self.class_box)
-        controls.addSpacing(16)
-        controls.addWidget(self.psi_box, 1)
+        controls.addStretch(1)
 
         left = QtWidgets.QWidget()
         lv = QtWidgets.QVBoxLayout(left)
         lv.setContentsMargins(6, 6, 6, 6)
         lv.addWidget(self.view, 1)
         lv.addLayout(controls)
+        lv.addWidget(self.psi_box)  # a row of its own: the full width makes a drag a fine adjustment
 
         self.strip = PreviewStrip()
         rows = QtWidgets.QWidget()

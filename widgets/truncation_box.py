@@ -12,6 +12,9 @@ PSI_MIN = 0.0
 PSI_MAX = 1.5
 PSI_STEP = 0.01
 _DECIMALS = 2
+# The groove is never shorter than this: a 40 px drag then moves psi by at most
+# 1.5 * 40 / (340 - handle) < 0.2 (a 110 px groove moved it by 0.76).
+SLIDER_MIN_WIDTH = 340
 _KEY_STEPS = {
     QtCore.Qt.Key.Key_Left: -PSI_STEP,
     QtCore.Qt.Key.Key_Down: -PSI_STEP,
@@ -26,6 +29,9 @@ _KEY_STEPS = {
 
 class TruncationBox(QtWidgets.QWidget):
     """Set the truncation psi of the latent code, 0 to 1.5 in steps of 0.01.
+
+    The slider keeps a groove of at least ``SLIDER_MIN_WIDTH`` px, so that a
+    short drag is a fine adjustment (40 px moves psi by less than 0.2).
 
     psi = 0 gives the average scene, 1 the untruncated distribution, and
     larger values exaggerate. The number at the right of the slider is an
@@ -68,6 +74,7 @@ class TruncationBox(QtWidgets.QWidget):
         self._slider.setSingleStep(PSI_STEP)
         self._slider.setPageStep(0.1)
         self._slider.setTracking(True)
+        self._slider._slider.setMinimumWidth(SLIDER_MIN_WIDTH)
         self._slider.setToolTip(self._label.toolTip())
         self._label.setBuddy(self._slider)
 

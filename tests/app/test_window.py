@@ -379,3 +379,20 @@ def test_save_dialogs_offer_a_name_in_the_last_folder(make_window, qtbot, tmp_pa
     assert offered == [str(tmp_path / "scene_seed7.png"), str(tmp_path / "scene_seed7.json"),
                        str(tmp_path / "wp_seed7.npy")]
     assert Path(offered[0]).parent == tmp_path
+
+
+def test_a_40px_drag_on_the_truncation_slider_moves_psi_a_little(make_window, qtbot):
+    from PySide6 import QtCore
+
+    win = make_window()
+    wait_frame(qtbot, win)
+    win.psi_box.set_psi(0.85)
+    slider = win.psi_box._slider._slider
+    from tests.widgets.qtwidget_helpers import slider_handle_center
+    start = slider_handle_center(slider)  # on the handle: a press beside it would jump
+    left = QtCore.Qt.MouseButton.LeftButton
+    qtbot.mousePress(slider, left, pos=start)
+    for dx in range(5, 45, 5):
+        qtbot.mouseMove(slider, QtCore.QPoint(start.x() - dx, start.y()))
+    qtbot.mouseRelease(slider, left, pos=QtCore.QPoint(start.x() - 40, start.y()))
+    assert 0.0 < 0.85 - win.psi_box.psi() <= 0.2

@@ -61,3 +61,28 @@ def test_keys_step_the_value(qtbot):
     assert rec.last[0] == pytest.approx(0.62)
     qtbot.keyClick(box._slider, QtCore.Qt.Key.Key_End)
     assert rec.last[0] == 1.5
+
+
+def test_a_40px_drag_moves_psi_by_at_most_0_2_even_at_the_smallest_size(qtbot):
+    box = TruncationBox(psi=0.85)
+    qtbot.addWidget(box)
+    box.resize(box.minimumSizeHint().width(), 40)  # squeezed as far as the layout allows
+    box.show()
+    qtbot.waitExposed(box)
+    rec = Recorder(box.psiChanged)
+    slider = box._slider._slider
+    start = slider_handle_center(slider)
+    drag(qtbot, slider, start, QtCore.QPoint(start.x() - 40, start.y()))
+    assert rec.calls, "the drag moved nothing"
+    assert 0.0 < 0.85 - box.psi() <= 0.2
+
+
+def test_values_past_1_stay_reachable_by_typing_and_keys(qtbot):
+    box = make_box(qtbot, psi=1.0)
+    field = box._slider._label
+    field.selectAll()
+    qtbot.keyClicks(field, "1.4")
+    qtbot.keyClick(field, QtCore.Qt.Key.Key_Return)
+    assert box.psi() == 1.4
+    qtbot.keyClick(box._slider, QtCore.Qt.Key.Key_End)
+    assert box.psi() == 1.5
