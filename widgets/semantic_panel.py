@@ -104,7 +104,8 @@ class SemanticPanel(QtWidgets.QWidget):
         while a strength or range slider is dragged, when a value is typed,
         on each grid edit and after a reset.
     rowReset(int)
-        The row's reset button was pressed (after its ``rowChanged``).
+        The row's reset button was pressed (before its ``rowChanged``, so that
+        a history takes the reset as a step of its own).
     rowSelected(int)
         The user clicked a row, or a row's cells in the grid, that was not
         the selected one.

@@ -130,7 +130,7 @@ class SemanticRow(QtWidgets.QWidget):
         ``{"strength": float, "layers": (first, last)}``.
     resetRequested()
         The reset button was pressed; the row has already set strength 0
-        and its default layers (and emitted ``changed``).
+        and its default layers. Emitted before the ``changed`` that follows.
     selected()
         The row was clicked while not selected; it is now selected.
 
@@ -299,12 +299,15 @@ class SemanticRow(QtWidgets.QWidget):
         self.set_strength(0.0)
         self.set_layers(self._default_layers)
         new = self.values()
+        # resetRequested first: a listener that keeps history takes the reset as its own step;
+        # the value signals that follow then change nothing. Sent the other way round, a reset
+        # right after a drag folded into the drag's step and one Ctrl+Z undid both.
+        self.resetRequested.emit()
         if new["strength"] != old["strength"]:
             self.strengthChanged.emit(new["strength"])
         if new["layers"] != old["layers"]:
             self.layersChanged.emit(new["layers"])
         self.changed.emit(new)
-        self.resetRequested.emit()
 
     # ------------------------------------------------------------- Qt API
 

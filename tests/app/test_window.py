@@ -396,3 +396,26 @@ def test_a_40px_drag_on_the_truncation_slider_moves_psi_a_little(make_window, qt
         qtbot.mouseMove(slider, QtCore.QPoint(start.x() - dx, start.y()))
     qtbot.mouseRelease(slider, left, pos=QtCore.QPoint(start.x() - 40, start.y()))
     assert 0.0 < 0.85 - win.psi_box.psi() <= 0.2
+
+
+def test_one_ctrl_z_after_a_reset_restores_the_row(make_window, qtbot):
+    win = make_window()
+    wait_frame(qtbot, win)
+    row = win.panel.row(1)
+    before = win.view.image().copy()
+    with drag_slider(qtbot, row._strength_slider) as move:  # a drag, then reset at once
+        move(0.85)
+    wait_frame(qtbot, win)
+    dragged = win.panel.row(1).strength
+    edited = win.view.image().copy()
+    assert dragged > 1 and not np.array_equal(edited, before)
+
+    QTest.mouseClick(win.panel.row(1)._reset_button, QtCore.Qt.LeftButton)
+    wait_frame(qtbot, win)
+    assert win.panel.row(1).strength == 0.0 and np.array_equal(win.view.image(), before)
+
+    QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)  # one step back: the reset undone
+    wait_frame(qtbot, win)
+    assert win.panel.row(1).strength == dragged
+    assert win.scene.edits[1].strength == dragged
+    assert np.array_equal(win.view.image(), edited)

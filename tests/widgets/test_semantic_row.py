@@ -108,6 +108,11 @@ def test_reset_restores_the_defaults_and_emits(qtbot):
     assert len(reset) == 1
     assert changed.last == ({"strength": 0.0, "layers": (3, 6)},)
     assert row.strength == 0.0 and row.layers == (3, 6)
+    order = Recorder(row.resetRequested, row.changed)  # reset first: a history takes it as its own step
+    row._strength_slider.setValue(2.0)
+    order.calls.clear()
+    qtbot.mouseClick(row._reset_button, QtCore.Qt.MouseButton.LeftButton)
+    assert order.calls[0] == () and order.calls[-1] == ({"strength": 0.0, "layers": (3, 6)},)
     assert row._strength_field.text() == "0.00"
     assert not row._reset_button.isEnabled()  # nothing left to reset
 
