@@ -6,6 +6,49 @@ import sys
 from pathlib import Path
 
 
+# The libraries Qt's xcb plugin loads besides libxcb itself, and the Debian/Ubuntu packages that ship them.
+XCB_LIBRARIES = {"libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4",
+                 "libxcb-keysyms.so.1": "libxcb-keysyms1"}
+
+
+def _load_library(soname: str) -> None:
+    """Load ``soname`` as Qt would (dlopen); OSError when it is not installed."""
+    import ctypes
+
+    ctypes.CDLL(soname)
+
+
+def check_xcb_libraries(*, platform: str | None = None, env=None, load=None) -> None:
+    """Raise StrataError naming the packages to install when Qt's xcb plugin would abort.
+
+    Only on Linux when Qt is going to use xcb (``QT_QPA_PLATFORM`` unset or
+    ``xcb``, and not a Wayland session). ``platform``, ``env`` and ``load``
+    default to ``sys.platform``, ``os.environ`` and :func:`_load_library`.
+    """
+    import os
+
+    platform = sys.platform if platform is None else platform
+    env = os.environ if env is None else env
+    load = _load_library if load is None else load
+    if not platform.startswith("linux"):
+        return  # macOS and Windows wheels of Qt carry what they need
+    requested = env.get("QT_QPA_PLATFORM", "")
+    if requested and not requested.startswith("xcb"):
+        return
+    if not requested and env.get("WAYLAND_DISPLAY"):
+        return
+    missing = []
+    for soname in XCB_LIBRARIES:
+        try:
+            load(soname)
+        except OSError:
+            missing.append(soname)
+    if missing:
+        from strata.engine.core.errors import StrataError
+        raise StrataError(f"the window needs {', '.join(missing)} (Qt's xcb platform), which is not installed; "
+                          f"install it with: sudo apt-get install {' '.join(XCB_LIBRARIES.values())}")
+
+
 def run_gui(path: str | None = None, *, screenshot: str | None = None, device: str | None = None,
             settings_file: str | None = None) -> int:
     import os
@@ -17,6 +60,7 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
             raise StrataError("no display found (DISPLAY is not set); use `strata render` for headless "
                               "work, or set QT_QPA_PLATFORM=offscreen")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    check_xcb_libraries()
     from PySide6 import QtCore, QtWidgets
 
     from strata import assets
