@@ -27,6 +27,7 @@ next block's conv0; the last entry drives only the last to-RGB.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from strata.engine.core.errors import ModelLoadError
+from strata.engine.core.incremental import Step
 from strata.engine.core.wplus import WPlusMixin
 
 __all__ = ["NvidiaStyleGAN2Config", "NvidiaStyleGAN2Generator", "config_from_record", "from_nvidia_record"]
@@ -325,10 +327,31 @@ class NvidiaStyleGAN2Generator(WPlusMixin, nn.Module):
             label[:, self._class_index] = 1.0
         return self.mapping_network(z, label)
 
-    def synthesize(self, wp: torch.Tensor) -> torch.Tensor:
-        """Image NCHW, raw values (about [-1, 1]) from ``wp`` [N, num_ws, w_dim]."""
-        self.check_wp(wp)
-        return self.synthesis(wp.float())
+    def synthesize(self, wp: torch.Tensor, *, cache=None, update: bool = True) -> torch.Tensor:
+        """Image NCHW, raw values (about [-1, 1]) from ``wp`` [N, num_ws, w_dim]; see
+        :meth:`WPlusMixin.synthesize` for ``cache``."""
+        return super().synthesize(wp.float(), cache=cache, update=update)
+
+    def synthesis_plan(self) -> tuple[list[Step], Callable]:
+        """The synthesis as steps for :meth:`synthesize`; the state is (features, image).
+        Block ``b{r}``'s to-RGB shares its entry with the next block's conv0."""
+        syn = self.synthesis
+        b4 = getattr(syn, "b4")
+        steps = [Step(0, lambda s, wp: (b4.conv1(b4.const.unsqueeze(0).expand(wp.shape[0], -1, -1, -1),
+                                                 wp[:, 0]), None)),
+                 Step(1, lambda s, wp: (s[0], b4.torgb(s[0], wp[:, 1])))]
+        for i, res in enumerate(syn.resolutions[1:], start=1):
+            blk = getattr(syn, f"b{res}")
+
+            def rgb(s, wp, blk=blk, j=2 * i + 1):
+                p0, p1 = _upsample_pad(blk.resample_filter)
+                img = _fir(s[1], blk.resample_filter, (p0, p1, p0, p1), up=2, gain=4.0)
+                return s[0], img + blk.torgb(s[0], wp[:, j])
+
+            steps += [Step(2 * i - 1, lambda s, wp, blk=blk, j=2 * i - 1: (blk.conv0(s[0], wp[:, j]), s[1])),
+                      Step(2 * i, lambda s, wp, blk=blk, j=2 * i: (blk.conv1(s[0], wp[:, j]), s[1])),
+                      Step(2 * i + 1, rgb)]
+        return steps, lambda s: s[1]
 
 
 # --------------------------------------------------------------------------- from a pickle record

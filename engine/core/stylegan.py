@@ -13,12 +13,14 @@ at 4x4, so a 256 px model has 14 layers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from strata.engine.core.incremental import Step
 from strata.engine.core.wplus import WPlusMixin
 
 __all__ = ["StyleGANConfig", "StyleGANGenerator", "infer_config"]
@@ -349,10 +351,58 @@ class StyleGANGenerator(WPlusMixin, nn.Module):
             if isinstance(m, _NoiseApply):
                 m.randomize = randomize
 
-    def synthesize(self, wp: torch.Tensor) -> torch.Tensor:
-        """Image NCHW, raw values (about [-1, 1]) from ``wp`` [N, L, w_dim]."""
-        self.check_wp(wp)
-        return self.synthesis(wp)
+    def synthesis_token(self) -> tuple | None:
+        if any(m.randomize for m in self.modules() if isinstance(m, _NoiseApply)):
+            return None  # fresh noise every call: nothing to keep
+        return (float(self.synthesis.lod),)
+
+    def synthesis_plan(self) -> tuple[list[Step], Callable]:
+        """The synthesis as steps (one per W+ entry) for :meth:`synthesize`: layer ``i`` reads
+        entry ``i``; the state is the feature map (and, while growing, the image so far)."""
+        syn = self.synthesis
+        n = syn.num_blocks
+        lod = float(syn.lod)
+
+        def layer(i: int) -> Step:
+            mod = getattr(syn, f"layer{i}")
+            if i == 0:
+                return Step(0, lambda state, wp: mod(wp[:, 0]))
+            return Step(i, lambda state, wp: mod(state, wp[:, i]))
+
+        if lod <= 0:
+            last = getattr(syn, f"output{n - 1}")
+            # With lod 0 only the last to-RGB contributes; earlier ones are kept for the keys.
+            return [layer(i) for i in range(2 * n)], last
+
+        # Progressive growing (StyleGAN v1's "linear" structure), as _Synthesis._forward_lod:
+        # the state is (features, image so far); blocks above the current resolution are skipped.
+        def first_rgb(state, wp):
+            x = syn.layer1(state, wp[:, 1])
+            return x, syn.output0(x)
+
+        steps = [layer(0), Step(1, first_rgb)]
+        for b in range(1, n):
+            t = lod - (n - 1 - b)  # 1 or more: block b has not faded in yet
+            if t >= 1:
+                break
+
+            def up(state, wp, b=b):
+                return getattr(syn, f"layer{2 * b}")(state[0], wp[:, 2 * b]), state[1]
+
+            def conv_rgb(state, wp, b=b, t=t):
+                x = getattr(syn, f"layer{2 * b + 1}")(state[0], wp[:, 2 * b + 1])
+                y = getattr(syn, f"output{b}")(x)
+                img = F.interpolate(state[1], scale_factor=2, mode="nearest")
+                return x, (y if t <= 0 else torch.lerp(y, img, t))
+
+            steps += [Step(2 * b, up), Step(2 * b + 1, conv_rgb)]
+
+        def finish(state):
+            img = state[1]
+            factor = (_INIT_RES * 2 ** (n - 1)) // img.shape[-1]
+            return F.interpolate(img, scale_factor=factor, mode="nearest") if factor > 1 else img
+
+        return steps, finish
 
 
 

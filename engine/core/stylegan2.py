@@ -22,12 +22,14 @@ the previous pair (``to_rgb1`` for entry 1, ``to_rgbs[k]`` for entry
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from strata.engine.core.incremental import Step
 from strata.engine.core.wplus import WPlusMixin
 
 __all__ = ["StyleGAN2Config", "StyleGAN2Generator", "infer_config2"]
@@ -286,18 +288,29 @@ class StyleGAN2Generator(WPlusMixin, nn.Module):
         z = torch.randn(n, self.z_dim, generator=g).to(self.device)
         return self.mapping(z).mean(0)
 
-    def synthesize(self, wp: torch.Tensor) -> torch.Tensor:
-        """Image NCHW, raw values (about [-1, 1]) from ``wp`` [N, L, w_dim]."""
-        self.check_wp(wp)
-        noise = (lambda j: None) if self.randomize_noise else (lambda j: getattr(self.noises, f"noise_{j}"))
-        x = self.input.input.expand(wp.shape[0], -1, -1, -1)
-        x = self.conv1(x, wp[:, 0], noise(0))
-        skip = self.to_rgb1(x, wp[:, 1], None)
+    def synthesis_token(self) -> tuple | None:
+        return None if self.randomize_noise else ()  # fresh noise every call: nothing to keep
+
+    def synthesis_plan(self) -> tuple[list[Step], Callable]:
+        """The synthesis as steps for :meth:`synthesize`; the state is (features, skip image).
+        Entry ``j >= 1`` is read by the to-RGB before ``convs[j - 1]`` and by that conv."""
+        def noise(j):
+            return None if self.randomize_noise else getattr(self.noises, f"noise_{j}")
+
+        def conv(mod, j, first=False):
+            if first:
+                return Step(j, lambda state, wp: (mod(self.input.input.expand(wp.shape[0], -1, -1, -1),
+                                                      wp[:, j], noise(j)), None))
+            return Step(j, lambda state, wp: (mod(state[0], wp[:, j], noise(j)), state[1]))
+
+        def rgb(mod, j):
+            return Step(j, lambda state, wp: (state[0], mod(state[0], wp[:, j], state[1])))
+
+        steps = [conv(self.conv1, 0, first=True), rgb(self.to_rgb1, 1)]
         for k, to_rgb in enumerate(self.to_rgbs):
-            x = self.convs[2 * k](x, wp[:, 2 * k + 1], noise(2 * k + 1))
-            x = self.convs[2 * k + 1](x, wp[:, 2 * k + 2], noise(2 * k + 2))
-            skip = to_rgb(x, wp[:, 2 * k + 3], skip)
-        return skip
+            steps += [conv(self.convs[2 * k], 2 * k + 1), conv(self.convs[2 * k + 1], 2 * k + 2),
+                      rgb(to_rgb, 2 * k + 3)]
+        return steps, lambda state: state[1]
 
 
 

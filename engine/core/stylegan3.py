@@ -31,7 +31,7 @@ Everything runs in float32 (the pickles' fp16 layers are a training speed-up).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -41,6 +41,7 @@ from torch import nn
 
 from strata.engine.core._filtered_lrelu import design_lowpass_filter, filtered_lrelu
 from strata.engine.core.errors import ModelLoadError
+from strata.engine.core.incremental import Step
 from strata.engine.core.wplus import WPlusMixin
 
 __all__ = ["StyleGAN3Config", "StyleGAN3Generator", "from_nvidia_record", "input_transform_matrix"]
@@ -400,10 +401,20 @@ class StyleGAN3Generator(WPlusMixin, nn.Module):
         return (f"config={kind}, resolution={c.resolution}, z_dim={c.z_dim}, w_dim={c.w_dim}, c_dim={c.c_dim}, "
                 f"num_layers={self.num_layers}, output_scale={c.output_scale:g}")
 
-    def synthesize(self, wp: torch.Tensor) -> torch.Tensor:
-        """Image NCHW, raw values (about [-1, 1]) from ``wp`` [N, L, w_dim]."""
-        self.check_wp(wp)
-        return self.synthesis(wp)
+    def synthesize(self, wp: torch.Tensor, *, cache=None, update: bool = True) -> torch.Tensor:
+        """Image NCHW, raw values (about [-1, 1]) from ``wp`` [N, L, w_dim]; see
+        :meth:`WPlusMixin.synthesize` for ``cache``."""
+        return super().synthesize(wp.float(), cache=cache, update=update)
+
+    def synthesis_plan(self) -> tuple[list[Step], Callable]:
+        """The synthesis as steps for :meth:`synthesize`: entry 0 drives the Fourier input,
+        entry ``i + 1`` layer ``i``; the state is the feature map."""
+        syn = self.synthesis
+        steps = [Step(0, lambda x, wp: syn.input(wp[:, 0]))]
+        steps += [Step(i + 1, lambda x, wp, mod=getattr(syn, name), i=i: mod(x, wp[:, i + 1]))
+                  for i, name in enumerate(syn.layer_names)]
+        scale = syn.output_scale
+        return steps, (lambda x: x * scale) if scale != 1 else (lambda x: x)
 
     @torch.no_grad()
     def with_input_transform(self, translate: tuple[float, float] = (0.0, 0.0),
@@ -418,7 +429,8 @@ class StyleGAN3Generator(WPlusMixin, nn.Module):
         Writes ``synthesis.input.transform`` and returns the 3x3 matrix written.
         """
         m = input_transform_matrix(translate, rotate).to(self.synthesis.input.transform)
-        self.synthesis.input.transform.copy_(m)
+        if not torch.equal(self.synthesis.input.transform, m):  # an unchanged buffer keeps cached frames valid
+            self.synthesis.input.transform.copy_(m)
         return m.clone()
 
 

@@ -1,8 +1,10 @@
-"""W+ helpers shared by every style-based generator: broadcast, truncation, shape checks."""
+"""W+ helpers shared by every style-based generator: broadcast, truncation, shape checks, synthesis."""
 
 from __future__ import annotations
 
 import torch
+
+from strata.engine.core.incremental import SynthesisCache, run_synthesis
 
 
 class WPlusMixin:
@@ -57,6 +59,24 @@ class WPlusMixin:
     def check_wp(self, wp: torch.Tensor) -> None:
         if wp.ndim != 3 or wp.shape[1:] != (self.num_layers, self.w_dim):
             raise ValueError(f"wp must be [N, {self.num_layers}, {self.w_dim}], got {list(wp.shape)}")
+
+    def synthesis_token(self) -> tuple | None:
+        """What else the image depends on besides ``wp`` and the weights (None: never cache,
+        e.g. while noise is drawn afresh). Generators add their own switches."""
+        return ()
+
+    def synthesize(self, wp: torch.Tensor, *, cache: SynthesisCache | None = None,
+                   update: bool = True) -> torch.Tensor:
+        """Image NCHW, raw values (about [-1, 1]) from ``wp`` [N, L, w_dim].
+
+        With ``cache`` (:class:`~strata.engine.core.incremental.SynthesisCache`),
+        only the layers from the first W+ entry that differs from the cached
+        code are run again; the pixels are those of a full synthesis. Without
+        ``update`` the cache is only read (variants of a cached code).
+        """
+        self.check_wp(wp)
+        steps, finish = self.synthesis_plan()
+        return run_synthesis(self, wp, steps, finish, cache, update=update)
 
     def forward(self, z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
         return self.synthesize(self.truncate(self.mapping(z), psi))
