@@ -357,7 +357,7 @@ class DiscoverDialog(QtWidgets.QDialog):
                 + f", written to <a href=\"{QtCore.QUrl.fromLocalFile(str(library)).toString()}\">"
                 + f"{html.escape(str(library))}</a>.")
         if files and self.receivers(QtCore.SIGNAL("boundariesReady(QString)")) > 0:
-            text += " They are now open in the boundary panel."
+            text += " They are added to the window as a new boundary set (<b>Set</b>, above the rows)."
         self.summary_label.setText(text)
         self.summary_label.show()
         self._show_heatmap(library, out)

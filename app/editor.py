@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +41,47 @@ from strata.engine.core.scene import (Code, ModelRef, Scene, code_mismatch, code
 from .history import History
 from .resolve import find_model
 
-__all__ = ["Editor", "EditorState", "Reaction", "code_fits", "heat_map", "merge_boundaries", "panel_rows",
+__all__ = ["BoundarySet", "Editor", "EditorState", "Reaction", "code_fits", "heat_map", "merge_boundaries", "panel_rows",
            "window_title"]
+
+
+DEFAULT_SET_NAME = "Boundaries"
+
+
+@dataclass(frozen=True, eq=False)
+class BoundarySet:
+    """A named set of panel rows. The active set's rows are the scene's edits; the others wait here."""
+
+    name: str
+    edits: tuple[Edit, ...] = ()
+
+
+def _same_edits(a: Sequence[Edit], b: Sequence[Edit]) -> bool:
+    return [(e.boundary.fingerprint, e.boundary.level, e.strength, e.layers) for e in a] == \
+        [(e.boundary.fingerprint, e.boundary.level, e.strength, e.layers) for e in b]
 
 
 @dataclass(frozen=True, eq=False)
 class EditorState:
+    """One undo step: the model, the scene, and the boundary sets beside the active one.
+
+    ``sets[active_set]`` names the active set; its rows are ``scene.edits`` (the copy kept in
+    ``sets`` is not read), so a set switch, a discovery and a merge undo like any edit.
+    """
+
     model_path: str
     scene: Scene
+    sets: tuple[BoundarySet, ...] = (BoundarySet(DEFAULT_SET_NAME),)
+    active_set: int = 0
 
     def same_as(self, other: EditorState) -> bool:
-        return self.model_path == other.model_path and self.scene.same_as(other.scene)
+        return (self.model_path == other.model_path and self.scene.same_as(other.scene)
+                and self.active_set == other.active_set and len(self.sets) == len(other.sets)
+                and all(a.name == b.name and (i == self.active_set or _same_edits(a.edits, b.edits))
+                        for i, (a, b) in enumerate(zip(self.sets, other.sets))))
+
+    def with_(self, **changes) -> EditorState:
+        return replace(self, **changes)
 
 
 @dataclass(frozen=True)
@@ -184,7 +214,8 @@ class Editor:
 
     def push(self, scene: Scene, *, model_path: str | None = None, merge_key: object = None) -> bool:
         """Make ``scene`` (and ``model_path``) the present as an undo step; False if nothing changed."""
-        new = EditorState(self.state.model_path if model_path is None else model_path, scene)
+        new = self.state.with_(model_path=self.state.model_path if model_path is None else model_path,
+                               scene=scene)
         if new.same_as(self.state):
             return False  # a change that changes nothing is not a step to undo
         self.history.push(new, merge_key=merge_key)
@@ -329,6 +360,90 @@ class Editor:
         added, msgs = self.add_boundaries(boundaries)
         return added, errors + msgs
 
+    # ------------------------------------------------------------ boundary sets
+
+    @property
+    def set_names(self) -> list[str]:
+        return [s.name for s in self.state.sets]
+
+    @property
+    def active_set(self) -> int:
+        return self.state.active_set
+
+    def _sets_with_active(self) -> list[BoundarySet]:
+        """The sets with the active one's rows as they are now (the scene's edits)."""
+        sets = list(self.state.sets)
+        sets[self.state.active_set] = BoundarySet(sets[self.state.active_set].name, self.scene.edits)
+        return sets
+
+    def add_set(self, name: str, boundaries: Sequence[Boundary]) -> tuple[int, list[str]]:
+        """Add ``boundaries`` as a new set beside the present rows (one undo step); nothing shown changes.
+
+        Returns how many rows the set has and why boundaries were refused. The
+        name is made unique ("Discovery 14:03", "Discovery 14:03 (2)").
+        """
+        if self.model is None:
+            raise StrataError("open a model before adding a boundary set")
+        rows, msgs = merge_boundaries(Scene(), boundaries, self.model)
+        if not rows.edits:
+            raise StrataError(msgs[0] if msgs else "no boundaries to add")
+        taken, unique, n = set(self.set_names), name, 1
+        while unique in taken:
+            n += 1
+            unique = f"{name} ({n})"
+        self._push_state(self.state.with_(sets=self.state.sets + (BoundarySet(unique, rows.edits),)))
+        return len(rows.edits), msgs
+
+    def switch_set(self, index: int) -> bool:
+        """Show set ``index``'s rows (and render its edits); the rows left keep their values."""
+        if not 0 <= index < len(self.state.sets) or index == self.state.active_set:
+            return False
+        sets = self._sets_with_active()
+        return self._push_state(self.state.with_(scene=self.scene.with_(edits=sets[index].edits),
+                                                 sets=tuple(sets), active_set=index))
+
+    def merge_set(self, index: int) -> int:
+        """Add set ``index``'s rows to the active set (one undo step); returns how many were added.
+
+        A boundary already among the rows is skipped; a row whose name is taken
+        is added under "<name> (<set>)", so both stay apart. Rows keep their
+        strength and layers.
+        """
+        if not 0 <= index < len(self.state.sets) or index == self.state.active_set:
+            return 0
+        source = self.state.sets[index]
+        edits = list(self.scene.edits)
+        # The same direction under another name is the same boundary (a merged row was renamed).
+        have = {e.boundary.vector.tobytes() for e in edits}
+        names = {e.boundary.name for e in edits}
+        for e in source.edits:
+            if e.boundary.vector.tobytes() in have:
+                continue
+            b = e.boundary
+            if b.name in names:
+                b = replace(b, name=f"{b.name} ({source.name})")
+            names.add(b.name)
+            have.add(e.boundary.vector.tobytes())
+            edits.append(Edit(b, e.strength, e.layers))
+        added = len(edits) - len(self.scene.edits)
+        if added:
+            self.push(self.scene.with_(edits=tuple(edits)))
+        return added
+
+    def remove_set(self, index: int) -> bool:
+        """Drop a set that is not the active one (one undo step)."""
+        if not 0 <= index < len(self.state.sets) or index == self.state.active_set:
+            return False
+        sets = self.state.sets[:index] + self.state.sets[index + 1:]
+        active = self.state.active_set - (1 if index < self.state.active_set else 0)
+        return self._push_state(self.state.with_(sets=sets, active_set=active))
+
+    def _push_state(self, state: EditorState) -> bool:
+        if state.same_as(self.state):
+            return False
+        self.history.push(state)
+        return True
+
     # ------------------------------------------------------------ results
 
     def take_result(self, result: RenderResult) -> Reaction:
@@ -362,7 +477,11 @@ class Editor:
         if self.pending:
             scene, notes = merge_boundaries(scene, self.pending, info)
             self.pending = []
-        self.history.replace(EditorState(self.state.model_path, scene))
+        # Rows of the sets waiting beside the active one must fit the model too.
+        sets = tuple(BoundarySet(s.name, tuple(e for e in s.edits if e.fits(w_dim=info.w_dim,
+                                                                              num_layers=info.num_layers)))
+                     for s in self.state.sets)
+        self.history.replace(self.state.with_(scene=scene, sets=sets))
         if dropped:
             notes.append(f"{dropped} boundary row(s) do not fit {info.name} and were removed")
         return tuple(notes)
@@ -382,8 +501,8 @@ class Editor:
         self._refitting = False
         if switching:
             # The model did not open (or its code does not fit): stay on the old one with every edit.
-            self.history.replace(EditorState(last.request.model_path,
-                                             self.scene.with_(model=last.request.scene.model)))
+            self.history.replace(self.state.with_(model_path=last.request.model_path,
+                                                  scene=self.scene.with_(model=last.request.scene.model)))
             return Reaction(restored=True, error=result.error, alert=True, render=True)
         # Before any frame the failure is all there is to show; after one, a failed frame
         # (e.g. out of memory) is said once in the status bar, the last good frame stays.

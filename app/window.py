@@ -16,12 +16,13 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import qdebounced, signals_blocked
 
 from strata.engine.core.atomic import atomic_write_bytes
-from strata.engine.core.boundary import Boundary
+from strata.engine.core.boundary import Boundary, load_boundaries
 from strata.engine.core.errors import StrataError
 from strata.engine.core.render import RenderResult
 from strata.engine.core.scene import png_bytes_with_recipe, save_wp_npy, write_recipe_json
 from strata.engine.core.strip import DEFAULT_STRENGTHS, StripResult, save_strip
 from strata.widgets import PreviewStrip, SceneView, SeedBox, SemanticPanel, TransformBox, TruncationBox
+from strata.widgets.set_bar import BoundarySetBar
 
 from . import files
 from .editor import Editor, EditorState, Reaction, heat_map, panel_rows
@@ -43,6 +44,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._model_title = title
         self._strip_result: StripResult | None = None  # the last preview strip, whole, for Export
         self._discover = None
+        self._row_keys: list[tuple] = []  # the boundaries the panel's rows were built for
 
         self._build_ui()
         self._build_actions()
@@ -84,25 +86,33 @@ class MainWindow(QtWidgets.QMainWindow):
         controls.addWidget(self.class_box)
         controls.addStretch(1)
 
+        # The preview strip sits under the scene, so opening it never pushes rows out of view;
+        # the splitter handle (or View > Preview strip) folds it away.
+        self.strip = PreviewStrip()
+        scene_split = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        scene_split.addWidget(self.view)
+        scene_split.addWidget(self.strip)
+        scene_split.setStretchFactor(0, 1)
+        scene_split.setStretchFactor(1, 0)
+        scene_split.setCollapsible(0, False)
+        scene_split.setObjectName("sceneSplitter")
+
         left = QtWidgets.QWidget()
         lv = QtWidgets.QVBoxLayout(left)
         lv.setContentsMargins(6, 6, 6, 6)
-        lv.addWidget(self.view, 1)
+        lv.addWidget(scene_split, 1)
         lv.addLayout(controls)
         lv.addWidget(self.psi_box)  # a row of its own: the full width makes a drag a fine adjustment
 
-        self.strip = PreviewStrip()
-        rows = QtWidgets.QWidget()
-        rv = QtWidgets.QVBoxLayout(rows)
+        # Boundary sets (a discovery adds one) are chosen above the rows; hidden while there is one.
+        self.set_bar = BoundarySetBar()
+        self.set_bar.hide()
+        right = QtWidgets.QWidget()
+        rv = QtWidgets.QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.set_bar)
         rv.addWidget(self.transform_box)
         rv.addWidget(self.panel, 1)
-        right = QtWidgets.QSplitter(QtCore.Qt.Vertical)
-        right.addWidget(rows)
-        right.addWidget(self.strip)
-        right.setStretchFactor(0, 1)
-        right.setStretchFactor(1, 0)
-        right.setObjectName("rightSplitter")
 
         split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         split.addWidget(left)
@@ -111,7 +121,7 @@ class MainWindow(QtWidgets.QMainWindow):
         split.setStretchFactor(1, 4)
         split.setObjectName("mainSplitter")
         self.setCentralWidget(split)
-        self._splitters = {"main": split, "right": right}
+        self._splitters = {"main": split, "scene": scene_split}
 
         self.status_time = QtWidgets.QLabel("")
         self.status_device = QtWidgets.QLabel("")
@@ -125,6 +135,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panel.rowChanged.connect(self._on_row_changed)
         self.panel.rowReset.connect(self._on_row_reset)
         self.panel.rowSelected.connect(lambda i: self._request_strip())  # a new row's strip at once
+        self.set_bar.setChosen.connect(self._on_set_chosen)
+        self.set_bar.mergeRequested.connect(self._on_set_merge)
+        self.set_bar.removeRequested.connect(self._on_set_remove)
         self.strip.strengthPicked.connect(self._on_strip_pick)
         self.strip.exportRequested.connect(self.export_strip_dialog)
         self.engine.stripReady.connect(self._on_strip)
@@ -252,16 +265,24 @@ class MainWindow(QtWidgets.QMainWindow):
             self.class_box.setValue(scene.class_index or 0)
         self.transform_box.setVisible(self.editor.model is not None and self.editor.model.input_transform)
         self.transform_box.set_transform(scene.input_transform)
-        shown = [self.panel.row(i).name for i in range(self.panel.row_count())]
-        if shown != [e.boundary.name for e in scene.edits]:
+        self.set_bar.set_sets(self.editor.set_names, self.editor.active_set)
+        self.set_bar.setVisible(len(self.editor.set_names) > 1)
+        # Rows are rebuilt when their boundaries differ, not only their names: an undone discovery
+        # brings back boundaries of the same names with other levels, tints and reset layers.
+        if self._row_keys != self._keys_of(scene):
             self._rebuild_rows()
         else:
             for i, e in enumerate(scene.edits):
                 self.panel.set_row_values(i, e.strength, e.layers)
 
+    @staticmethod
+    def _keys_of(scene) -> list[tuple]:
+        return [(e.boundary.fingerprint, e.boundary.level) for e in scene.edits]
+
     def _rebuild_rows(self) -> None:
         self.panel.set_rows(panel_rows(self.scene, self.editor.num_layers))
         self.panel.set_heat(heat_map(self.scene, self.editor.num_layers))
+        self._row_keys = self._keys_of(self.scene)
 
     # ------------------------------------------------------------------ user changes
 
@@ -289,6 +310,50 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.editor.reset_row(index):
             self._changed()
         self._sync_widgets()
+
+    def _on_set_chosen(self, index: int) -> None:
+        if self.editor.switch_set(index):
+            self._after_history_move()
+
+    def _on_set_merge(self, index: int) -> None:
+        added = self.editor.merge_set(index)
+        if added:
+            self._after_history_move()
+        self.statusBar().showMessage(f"Added {added} row(s) from {self.editor.set_names[index]}"
+                                     if added else "Those rows are all here already", 5000)
+
+    def _on_set_remove(self, index: int) -> None:
+        name = self.editor.set_names[index]
+        if self.editor.remove_set(index):
+            self._after_history_move()
+            self.statusBar().showMessage(f"Removed set {name} (Ctrl+Z brings it back)", 5000)
+
+    def add_discovered(self, folder: str | Path) -> None:
+        """A discovery's boundaries arrive as a new set beside the rows; nothing the user set changes.
+
+        Where the rows are empty there is nothing to keep, and the new set is shown at once.
+        """
+        import time
+
+        try:
+            boundaries, errors = load_boundaries(folder)
+            if not boundaries:
+                raise StrataError(errors[0] if errors else f"{folder}: no boundaries found")
+            count, msgs = self.editor.add_set(f"Discovery {time.strftime('%H:%M')}", boundaries)
+        except StrataError as exc:
+            self._show_error(str(exc))
+            return
+        name = self.editor.set_names[-1]
+        if not self.scene.edits:
+            self.editor.switch_set(len(self.editor.set_names) - 1)
+            self._after_history_move()
+            self.statusBar().showMessage(f"Discovery found {count} boundaries: they are the rows now", 8000)
+        else:
+            self._after_history_move()
+            self.statusBar().showMessage(f"Discovery found {count} boundaries, kept as set \"{name}\" beside "
+                                         "your rows: pick it in Set above the rows, or add its rows", 15000)
+        for m in errors + msgs:
+            self.statusBar().showMessage(m, 8000)
 
     def reset_all(self) -> None:
         if self.editor.reset_all():
@@ -547,7 +612,7 @@ class MainWindow(QtWidgets.QMainWindow):
         out = files.discoveries_dir(info.fingerprint)
         self._discover = DiscoverDialog(info.path, out_dir=str(out), device=self.engine.renderer.device.type,
                                         parent=self)
-        self._discover.boundariesReady.connect(self.open_path)
+        self._discover.boundariesReady.connect(self.add_discovered)
         self._discover.show()
 
     def _remembered_layout(self) -> list[tuple]:

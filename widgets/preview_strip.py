@@ -40,6 +40,7 @@ class PreviewStrip(QtWidgets.QWidget):
         self._current: float | None = None
         self._title = QtWidgets.QLabel("Preview: select a row")
         self._title.setStyleSheet("font-weight: bold")
+        self._title.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
         self._png = QtWidgets.QToolButton()
         self._png.setText("PNG")
         self._png.setToolTip("Export the strip as a PNG")
@@ -63,11 +64,15 @@ class PreviewStrip(QtWidgets.QWidget):
         lay.addLayout(head)
         lay.addLayout(self._row)
         self._thumbs: list[_Thumb] = []
+        # The thumbnails follow the strip's width (see _rescale), not the other way round: an explicit
+        # minimum keeps their fixed sizes from holding the strip (and the window) wide.
+        self.setMinimumWidth(200)
 
     # ------------------------------------------------------------ API
 
     def set_title(self, text: str) -> None:
         self._title.setText(text)
+        self._title.setToolTip(text)  # the strip may be narrower than its title
 
     def strengths(self) -> list[float]:
         return list(self._strengths)
@@ -87,19 +92,15 @@ class PreviewStrip(QtWidgets.QWidget):
         self._arrays = [np.ascontiguousarray(a, dtype=np.uint8) for a in images]
         self._strengths = [float(s) for s in strengths]
         for i, (arr, s) in enumerate(zip(self._arrays, self._strengths)):
-            h, w = arr.shape[:2]
-            img = QtGui.QImage(arr.data, w, h, arr.strides[0], QtGui.QImage.Format.Format_RGB888)
-            mode = (QtCore.Qt.TransformationMode.FastTransformation if w < self.THUMB
-                    else QtCore.Qt.TransformationMode.SmoothTransformation)
-            pix = QtGui.QPixmap.fromImage(img).scaled(self.THUMB, self.THUMB, QtCore.Qt.AspectRatioMode.KeepAspectRatio, mode)
             t = _Thumb()
-            t.setPixmap(pix)
+            t.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
             t.setToolTip(f"strength {s:+.2f}: click to use it")
             t.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
             t.setAccessibleName(f"strength {s:+.1f}")
             t.clicked.connect(lambda s=s: self.strengthPicked.emit(s))
             self._row.insertWidget(i, t)
             self._thumbs.append(t)
+        self._rescale()
         has = bool(self._arrays)
         self._png.setEnabled(has)
         self._gif.setEnabled(has)
@@ -112,6 +113,29 @@ class PreviewStrip(QtWidgets.QWidget):
 
     def thumb(self, index: int) -> QtWidgets.QLabel:
         return self._thumbs[index]
+
+    def thumb_size(self) -> int:
+        """The side of a thumbnail: THUMB, or less so that all of them fit the strip's width."""
+        n = max(len(self._thumbs), 1)
+        margins = self.layout().contentsMargins()
+        room = self.width() - margins.left() - margins.right() - self._row.spacing() * (n - 1) - 4 * n
+        return max(24, min(self.THUMB, room // n))
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._rescale()
+
+    def _rescale(self) -> None:
+        side = self.thumb_size()
+        for t, arr in zip(self._thumbs, self._arrays):
+            h, w = arr.shape[:2]
+            img = QtGui.QImage(arr.data, w, h, arr.strides[0], QtGui.QImage.Format.Format_RGB888)
+            # Small images are enlarged pixel for pixel (a blur would hide what the strength changed).
+            mode = (QtCore.Qt.TransformationMode.FastTransformation if w < side
+                    else QtCore.Qt.TransformationMode.SmoothTransformation)
+            t.setPixmap(QtGui.QPixmap.fromImage(img).scaled(side, side, QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+                                                            mode))
+            t.setFixedSize(side + 4, side + 4)  # + the 2 px outline of the current strength
 
     def _mark(self) -> None:
         best = None

@@ -170,7 +170,7 @@ def test_a_finished_run_shows_the_heat_map_and_hands_over_the_boundaries(make_di
     assert dlg.heatmap_scroll.isVisible() and not pix.isNull() and (pix.width(), pix.height()) == (120, 40)
     text = dlg.summary_label.text()
     assert "<b>2</b> boundaries" in text and "1 semantic without one" in text and str(folder) in text
-    assert "now open in the boundary panel" in text  # something (the window; here qtbot) listens
+    assert "added to the window as a new boundary set" in text  # something (the window; here qtbot) listens
     assert dlg.status_label.text() == "Done in 1 min 15 s."
     assert not dlg.runner.is_running() and not _discovery_threads()
 
@@ -179,12 +179,12 @@ def test_the_summary_says_open_in_the_panel_only_when_a_window_takes_the_boundar
     dlg = make_dialog(FakeRun(steps=1, sleep=0, write=True))  # nothing connected to boundariesReady
     dlg.start_button.click()
     qtbot.waitUntil(lambda: "Found <b>2</b>" in dlg.summary_label.text(), timeout=5000)
-    assert "now open in the boundary panel" not in dlg.summary_label.text()
+    assert "added to the window as a new boundary set" not in dlg.summary_label.text()
     taken = []
     dlg.boundariesReady.connect(taken.append)  # as the main window does
     dlg.start_button.click()
     qtbot.waitUntil(lambda: bool(taken), timeout=5000)
-    assert "now open in the boundary panel" in dlg.summary_label.text()
+    assert "added to the window as a new boundary set" in dlg.summary_label.text()
     assert taken == [str(tmp_path / "run" / "boundaries")]
 
 

@@ -224,3 +224,50 @@ def test_the_editing_modules_load_without_qt():
                        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == []
+
+
+def test_a_discovered_set_arrives_beside_the_rows_and_changes_nothing_the_user_set(editor):
+    editor.set_row(1, 2.5, (3, 4))  # wood: a strength and a custom range
+    before = editor.scene
+    refit = bnd("wood", 9, level="object", layers=(1, 3))
+    assert editor.add_set("Discovery 14:03", [refit, bnd("lamp", 3, level="object")]) == (2, [])
+    assert editor.scene.same_as(before)  # the rows and the picture are as the user left them
+    assert editor.set_names == ["Boundaries", "Discovery 14:03"] and editor.active_set == 0
+    # Switching shows the new set's rows (strength 0, their own layers); switching back restores the user's.
+    assert editor.switch_set(1)
+    assert [(e.boundary.name, e.strength, e.layers) for e in editor.scene.edits] == \
+        [("lamp", 0.0, (2, 5)), ("wood", 0.0, (1, 3))]
+    editor.set_row(0, 1.0)
+    assert editor.switch_set(0)
+    assert editor.scene.same_as(before)
+    assert editor.switch_set(1) and editor.scene.edits[0].strength == 1.0  # the other set kept its value too
+
+
+def test_undo_after_a_discovery_takes_the_set_back_and_redo_brings_it(editor):
+    editor.add_set("Discovery", [bnd("wood", 9, level="object", layers=(1, 3))])
+    editor.switch_set(1)
+    assert editor.undo() and editor.active_set == 0 and editor.scene.edits[1].boundary.level == "attribute"
+    assert editor.undo() and editor.set_names == ["Boundaries"]
+    assert editor.redo() and editor.redo() and editor.active_set == 1
+    assert editor.scene.edits[0].boundary.level == "object"
+
+
+def test_merging_a_set_adds_its_rows_and_keeps_both_boundaries_of_one_name_apart(editor):
+    editor.set_row(1, 2.5, (3, 4))
+    editor.add_set("Discovery", [bnd("wood", 9, level="object", layers=(1, 3)), bnd("lamp", 3, level="object")])
+    assert editor.merge_set(1) == 2
+    names = [(e.boundary.name, e.strength, e.layers) for e in editor.scene.edits]
+    assert names == [("view", 0.0, (0, 1)), ("wood", 2.5, (3, 4)), ("lamp", 0.0, (2, 5)),
+                     ("wood (Discovery)", 0.0, (1, 3))]
+    assert editor.merge_set(1) == 0  # already there
+    assert editor.undo() and len(editor.scene.edits) == 2
+
+
+def test_a_set_name_is_made_unique_and_a_set_that_fits_nothing_is_refused(editor):
+    editor.add_set("Discovery", [bnd("lamp", 3)])
+    editor.add_set("Discovery", [bnd("lamp", 4)])
+    assert editor.set_names == ["Boundaries", "Discovery", "Discovery (2)"]
+    with pytest.raises(StrataError, match="512"):
+        editor.add_set("Huge", [bnd("huge", 4, dim=512)])
+    assert editor.remove_set(1) and editor.set_names == ["Boundaries", "Discovery (2)"]
+    assert not editor.remove_set(0)  # the active set stays

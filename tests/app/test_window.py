@@ -186,14 +186,14 @@ def test_preview_strip_for_the_selected_row(make_window, qtbot, tmp_path):
     assert gif.n_frames == 12 and Image.open(tmp_path / "strip.png").width > 7 * 100
 
 
-def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map(
-        make_window, qtbot, tmp_path, monkeypatch):
+def fake_discovery(monkeypatch, tmp_path, boundaries):
+    """run_discovery replaced by one that reports progress and writes ``boundaries`` to its library."""
     import time
 
     import platformdirs
 
     import strata.engine.discovery.pipeline
-    from strata.engine.core.boundary import Boundary, save_boundary
+    from strata.engine.core.boundary import save_boundary
 
     def fake_run(model_path, *, out_dir, progress=None, should_stop=None, **kw):
         for i in range(5):
@@ -201,15 +201,22 @@ def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map
             progress((i + 1) / 5, f"step {i}")
         d = __import__("pathlib").Path(out_dir) / "boundaries"
         d.mkdir(parents=True, exist_ok=True)
-        rng = np.random.RandomState(3)
-        save_boundary(Boundary("lamp", rng.randn(16), level="object", layers=(2, 3),
-                               extra={"dS": [0, 0.1, 0.9, 0.8, 0.1, 0]}), d / "lamp.npz")
-        save_boundary(Boundary("wall_hue", rng.randn(16), level="colour", layers=(5, 5),
-                               extra={"dS": [0, 0, 0, 0.1, 0.2, 0.9]}), d / "wall_hue.npz")
+        for b in boundaries:
+            save_boundary(b, d / f"{b.name}.npz")
         return {}
 
     monkeypatch.setattr(strata.engine.discovery.pipeline, "run_discovery", fake_run)
     monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "data"))
+
+
+def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map(
+        make_window, qtbot, tmp_path, monkeypatch):
+    from strata.engine.core.boundary import Boundary
+
+    rng = np.random.RandomState(3)
+    fake_discovery(monkeypatch, tmp_path, [
+        Boundary("lamp", rng.randn(16), level="object", layers=(2, 3), extra={"dS": [0, 0.1, 0.9, 0.8, 0.1, 0]}),
+        Boundary("wall_hue", rng.randn(16), level="colour", layers=(5, 5), extra={"dS": [0, 0, 0, 0.1, 0.2, 0.9]})])
     win = make_window(with_boundaries=False)
     win.discover_dialog()
     dlg = win._discover
@@ -221,6 +228,42 @@ def test_discover_semantics_runs_in_the_background_and_adds_rows_with_a_heat_map
     heat = win.panel.layer_grid().heat()
     assert heat is not None and heat.shape == (2, 6) and heat[0].argmax() == 2
     assert dlg.runner.wait(5)
+
+
+def test_a_discovery_arrives_as_a_new_set_and_leaves_the_rows_and_the_scene_alone(
+        make_window, qtbot, tmp_path, monkeypatch):
+    from strata.engine.core.boundary import Boundary
+
+    rng = np.random.RandomState(3)
+    fake_discovery(monkeypatch, tmp_path, [Boundary("wood", rng.randn(16), level="colour", layers=(5, 5)),
+                                           Boundary("lamp", rng.randn(16), level="object", layers=(2, 3))])
+    win = make_window()
+    set_row(win, 1, 2.0, (3, 4))  # wood: a strength and a range of the user's own
+    wait_frame(qtbot, win)
+    edited = win.view.image().copy()
+    rows = [(r.name, r.level, r.strength, r.layers) for r in map(win.panel.row, range(win.panel.row_count()))]
+    win.discover_dialog()
+    win._discover.start()
+    qtbot.waitUntil(lambda: win.set_bar.isVisible(), timeout=10_000)
+    wait_frame(qtbot, win)
+    assert [(r.name, r.level, r.strength, r.layers) for r in map(win.panel.row, range(win.panel.row_count()))] == rows
+    assert np.array_equal(win.view.image(), edited)
+    assert win.set_bar.names()[0] == "Boundaries" and win.set_bar.names()[1].startswith("Discovery")
+
+    assert win._discover.runner.wait(5)
+    win._discover.close()  # the user closes the dialog and goes back to the window
+    win.activateWindow()
+    qtbot.waitUntil(lambda: win.isActiveWindow(), timeout=5000)
+    win.set_bar.combo.activated.emit(1)  # the user picks the discovered set
+    wait_frame(qtbot, win)
+    assert [(r.name, r.level) for r in map(win.panel.row, range(2))] == [("lamp", "object"), ("wood", "colour")]
+    QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)  # back to the user's rows, levels and all
+    wait_frame(qtbot, win)
+    assert [(r.name, r.level, r.strength, r.layers, r.default_layers)
+            for r in map(win.panel.row, range(2))][1] == ("wood", "attribute", 2.0, (3, 4), (2, 5))
+    assert np.array_equal(win.view.image(), edited)
+    QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)  # and before the discovery
+    assert not win.set_bar.isVisible() and win.editor.set_names == ["Boundaries"]
 
 
 def test_opening_a_model_of_another_dimension_keeps_it_and_drops_rows_that_do_not_fit(
@@ -419,3 +462,36 @@ def test_one_ctrl_z_after_a_reset_restores_the_row(make_window, qtbot):
     assert win.panel.row(1).strength == dragged
     assert win.scene.edits[1].strength == dragged
     assert np.array_equal(win.view.image(), edited)
+
+
+def test_opening_the_preview_strip_hides_no_row(qtbot, tmp_path):
+    """At the default size, on the bundled model's 17 rows: the rows in view stay in view when a row is
+    selected and its strip opens, and all seven thumbnails are in view."""
+    from strata import assets
+    from strata.app.window import MainWindow
+    from strata.engine.core.boundary import load_boundaries
+
+    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.IniFormat)
+    win = MainWindow(assets.default_model_path(), load_boundaries(assets.default_boundaries_path())[0],
+                     device="cpu", settings=settings)
+    win.quiet_errors = True
+    qtbot.addWidget(win)
+    win.show()
+    wait_frame(qtbot, win)
+
+    def rows_in_view():
+        viewport = win.panel.findChild(QtWidgets.QScrollArea).viewport()
+        return [i for i in range(win.panel.row_count())
+                if viewport.rect().contains(win.panel.row(i).mapTo(viewport, win.panel.row(i).rect().bottomLeft()))]
+
+    before = rows_in_view()
+    assert len(before) >= 14
+    QTest.mouseClick(win.panel.row(0)._name_label, QtCore.Qt.LeftButton)
+    qtbot.waitUntil(lambda: len(win.strip.images()) == 7, timeout=10_000)
+    assert rows_in_view() == before
+    strip_rect = QtCore.QRect(win.strip.mapTo(win, QtCore.QPoint(0, 0)), win.strip.size())
+    for i in range(7):
+        thumb = win.strip.thumb(i)
+        assert thumb.isVisible() and thumb.pixmap().width() >= 48
+        assert strip_rect.contains(QtCore.QRect(thumb.mapTo(win, QtCore.QPoint(0, 0)), thumb.size()))
+    win.close()
