@@ -37,7 +37,7 @@ def _gui_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?", help="a model (.pth), a saved scene (.png), a recipe (.json), "
                    "or a boundary file or folder")
     p.add_argument("--screenshot", metavar="PNG", help="save a screenshot once the first frame shows, then exit")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:1, mps (default auto: CUDA, then MPS, then CPU)")
     p.add_argument("--version", action="version", version=f"strata {_version()}")
     return p
 

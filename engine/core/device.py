@@ -1,16 +1,26 @@
-"""Where the engine runs: CUDA when present, else CPU."""
+"""Where the engine runs: CUDA when present, then Apple's GPU (MPS), else CPU."""
 
 from __future__ import annotations
 
 import torch
 
 
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
 def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """CUDA, then MPS, then CPU: the first this machine has."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/"auto": CUDA when present, else CPU; otherwise the named device, checked."""
+    """``None``/"auto": CUDA, then MPS, then CPU; otherwise the named device, checked."""
     from strata.engine.core.errors import StrataError
 
     if device in (None, "auto"):
@@ -18,9 +28,14 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
-        raise StrataError(f"--device {device!r}: not a device name (try cpu, cuda or cuda:1)") from None
+        raise StrataError(f"--device {device!r}: not a device name (try auto, cpu, cuda, cuda:1 or mps)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise StrataError(f"--device {device!r}: CUDA is not available on this machine")
+    if dev.type == "mps" and not _mps_available():
+        raise StrataError(f"--device {device!r}: Apple's GPU (MPS) is not available on this machine "
+                          "(it needs a Mac with Apple silicon and a PyTorch build with MPS)")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise StrataError(f"--device {device!r}: Strata runs on cpu, cuda or mps")
     if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
         raise StrataError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev
@@ -30,4 +45,6 @@ def describe(device: torch.device) -> str:
     """A short name for the status bar: 'CUDA (NVIDIA H100)' or 'CPU (2 threads)'."""
     if device.type == "cuda":
         return f"CUDA ({torch.cuda.get_device_name(device)})"
+    if device.type == "mps":
+        return "MPS (Apple GPU)"
     return f"CPU ({torch.get_num_threads()} threads)"

@@ -1,10 +1,19 @@
 """Turn a :class:`~strata.engine.core.scene.Scene` into pixels.
 
-:class:`Renderer` is synchronous and keeps two caches: the loaded model (by
-path) and the mapping output of the current code, so that a slider move
-re-runs truncation, the edits and synthesis only. :class:`RenderWorker`
-(``strata.engine.core.worker``) runs it on a thread; the command line and tests call it
-directly.
+:class:`Renderer` is synchronous and keeps three caches: the loaded model
+(one copy per file in the process, :mod:`strata.engine.core.model_cache`),
+the mapping output of the current code, and the synthesis activations of
+the last frame (:class:`~strata.engine.core.incremental.SynthesisCache`), so
+that a slider move re-runs truncation, the edits and only the layers from
+the first W+ entry the move changed. :class:`RenderWorker`
+(``strata.engine.core.worker``) runs it on a thread; the command line and
+tests call it directly.
+
+Precision: ``"exact"`` (float32, the default, what saving, ``strata
+render`` and recipes use) or ``"fast"`` (bfloat16 autocast on a CPU with
+native bfloat16, bfloat16 or float16 autocast on CUDA; exact elsewhere),
+for frames shown while a slider moves. :attr:`RenderResult.precision` says
+which one drew a frame.
 """
 
 from __future__ import annotations
@@ -20,10 +29,38 @@ import torch
 from strata.engine.core.device import describe, resolve_device
 from strata.engine.core.edits import apply_edits
 from strata.engine.core.errors import StrataError
-from strata.engine.core.models import LoadedModel, load_generator
+from strata.engine.core.incremental import SynthesisCache
+from strata.engine.core.model_cache import load_shared, private_view
+from strata.engine.core.models import LoadedModel
 from strata.engine.core.scene import Scene, code_mismatch
 
-__all__ = ["ModelInfo", "RenderRequest", "RenderResult", "Renderer", "to_uint8"]
+__all__ = ["PRECISIONS", "ModelInfo", "RenderRequest", "RenderResult", "Renderer", "fast_dtype", "to_uint8"]
+
+PRECISIONS = ("exact", "fast")
+
+
+def fast_dtype(device: torch.device) -> torch.dtype | None:
+    """The autocast type of the fast precision on ``device``; None where it would not be faster.
+
+    CPU: bfloat16 where the CPU computes it natively (AVX-512 BF16 or AMX);
+    emulated bfloat16 is slower than float32. CUDA: bfloat16 where supported
+    (its range is float32's, so no activation overflows), else float16.
+    """
+    device = torch.device(device)
+    if device.type == "cpu":
+        native = any(getattr(torch.cpu, f, lambda: False)() for f in
+                     ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+        return torch.bfloat16 if native else None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return None
+
+
+def _precision_name(precision: str, device: torch.device) -> str:
+    if precision not in PRECISIONS:
+        raise StrataError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    dtype = fast_dtype(device) if precision == "fast" else None
+    return "exact" if dtype is None else str(dtype).removeprefix("torch.")
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -67,6 +104,7 @@ class RenderRequest:
     stamp: int
     model_path: str
     scene: Scene
+    precision: str = "exact"  # or "fast": a reduced-precision frame, e.g. while a slider moves
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,27 +117,60 @@ class RenderResult:
     seconds: float = 0.0
     model: ModelInfo | None = None
     error: str = ""
+    precision: str = "exact"  # what drew the image: "exact" (float32), "bfloat16" or "float16"
+    first_layer: int | None = None  # the first W+ entry synthesis re-ran from (num_layers: none)
 
     @property
     def ok(self) -> bool:
         return not self.error
 
+    @property
+    def exact(self) -> bool:
+        """True when the image is the float32 frame that saving writes."""
+        return self.precision == "exact"
+
 
 class Renderer:
-    """Synchronous renderer with a model cache and a mapping cache."""
+    """Synchronous renderer with a model cache, a mapping cache and a synthesis cache.
 
-    def __init__(self, device: str | torch.device | None = None):
+    Parameters
+    ----------
+    device : str, torch.device or None
+        ``None``/``"auto"``: CUDA, then Apple MPS, then CPU.
+    cache_bytes : int
+        Bound on the synthesis activations kept per precision.
+    """
+
+    def __init__(self, device: str | torch.device | None = None, *, cache_bytes: int | None = None):
         self.device = resolve_device(device)
-        self._model: LoadedModel | None = None
+        self._shared: LoadedModel | None = None  # the process-wide model (keeps it alive)
+        self._model: LoadedModel | None = None  # this renderer's view of it
         self._model_key: tuple | None = None
         self._info: ModelInfo | None = None
         self._w_key: tuple | None = None
         self._w: torch.Tensor | None = None
+        self._cache_bytes = cache_bytes
+        self._caches: dict[str, SynthesisCache] = {}
         self.mapping_runs = 0  # counted for tests: slider moves must not re-map
+        self.last_precision = "exact"
+        self.last_first_layer: int | None = None
 
     @property
     def model(self) -> LoadedModel | None:
         return self._model
+
+    def cache(self, precision: str = "exact") -> SynthesisCache:
+        """The synthesis cache of one precision (each keeps its own last frame)."""
+        if precision not in self._caches:
+            self._caches[precision] = (SynthesisCache() if self._cache_bytes is None
+                                       else SynthesisCache(self._cache_bytes))
+        return self._caches[precision]
+
+    def clear_caches(self) -> None:
+        """Drop the mapped code and every kept activation (the model stays loaded)."""
+        self._w_key = self._w = None
+        for c in self._caches.values():
+            c.clear()
 
     def load(self, path: str | Path) -> LoadedModel:
         path = Path(path).resolve()
@@ -109,9 +180,11 @@ class Renderer:
         except OSError:
             key = (str(path), None, None)
         if self._model is None or self._model_key != key:
-            model = load_generator(path, self.device)
-            self._model, self._info, self._model_key = model, ModelInfo.of(model), key
-            self._w_key = self._w = None
+            shared = load_shared(path, self.device)
+            # Own buffers and attributes (input transform, class), shared weights.
+            model = private_view(shared)
+            self._shared, self._model, self._info, self._model_key = shared, model, ModelInfo.of(model), key
+            self.clear_caches()
         return self._model
 
     def _class_of(self, scene: Scene) -> int | None:
@@ -157,29 +230,55 @@ class Renderer:
             self._w_key, self._w = (code.key(), label), w
         return g.truncate(self._w, scene.psi)
 
-    def render_scene(self, scene: Scene, model_path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Pixels (uint8 HxWx3) and the edited wp of a scene; raises StrataError."""
+    def edited_wp(self, scene: Scene) -> torch.Tensor:
+        """The scene's code with truncation and every edit applied ([1, L, w_dim]); call under
+        ``torch.inference_mode()`` with the model loaded."""
+        g = self._model.generator
+        self._set_input_transform(scene)
+        wp = self.base_wp(scene)
+        # All edits, not only the active ones: apply_edits checks each against the model
+        # (once per frame) and skips those at strength 0.
+        return apply_edits(wp, scene.edits, truncation_psi=scene.psi, truncation_layers=g.truncation_layers)
+
+    def synthesize(self, wp: torch.Tensor, precision: str = "exact", *, update: bool = True) -> torch.Tensor:
+        """Raw images of ``wp`` through this renderer's cache of that precision (see
+        :class:`~strata.engine.core.incremental.SynthesisCache`); ``update=False`` only reads it."""
+        g = self._model.generator
+        name = _precision_name(precision, self.device)
+        cache = self.cache(name) if hasattr(g, "synthesis_plan") else None
+        if name == "exact":
+            out = g.synthesize(wp, cache=cache, update=update) if cache is not None else g.synthesize(wp)
+        else:
+            with torch.autocast(self.device.type, dtype=getattr(torch, name)):
+                out = g.synthesize(wp, cache=cache, update=update) if cache is not None else g.synthesize(wp)
+        self.last_precision = name
+        self.last_first_layer = cache.last_start if cache is not None else 0
+        return out
+
+    def render_scene(self, scene: Scene, model_path: str | Path | None = None, *,
+                     precision: str = "exact") -> tuple[np.ndarray, np.ndarray]:
+        """Pixels (uint8 HxWx3) and the edited wp of a scene; raises StrataError.
+
+        ``precision="fast"`` draws with the reduced precision of :func:`fast_dtype`
+        where there is one (see :attr:`last_precision`); the default is float32.
+        """
         if model_path is not None:
             self.load(model_path)
         if self._model is None:
             raise StrataError("no model is open")
-        g = self._model.generator
         with torch.inference_mode():
-            self._set_input_transform(scene)
-            wp = self.base_wp(scene)
-            # All edits, not only the active ones: apply_edits checks each against the model
-            # (once per frame) and skips those at strength 0.
-            wp = apply_edits(wp, scene.edits, truncation_psi=scene.psi,
-                             truncation_layers=g.truncation_layers)
-            image = to_uint8(g.synthesize(wp))[0]
+            wp = self.edited_wp(scene)
+            image = to_uint8(self.synthesize(wp, precision))[0]
         return image, wp.float().cpu().numpy()
 
     def __call__(self, request: RenderRequest) -> RenderResult:
         """Render one request; never raises (errors come back in the result)."""
         t0 = time.perf_counter()
         try:
-            image, wp = self.render_scene(request.scene, request.model_path)
-            return RenderResult(request, image, wp, time.perf_counter() - t0, self._info)
+            image, wp = self.render_scene(request.scene, request.model_path,
+                                          precision=getattr(request, "precision", "exact"))
+            return RenderResult(request, image, wp, time.perf_counter() - t0, self._info,
+                                precision=self.last_precision, first_layer=self.last_first_layer)
         except StrataError as exc:
             return RenderResult(request, None, None, time.perf_counter() - t0, self._info, str(exc))
         except Exception as exc:  # a bug, not a user's mistake: keep the detail

@@ -1,6 +1,8 @@
 """Preview strips: one scene at several strengths of one edit, as in the paper's figures.
 
-Rendered as one batch (the code is mapped once), saved as a PNG strip or an
+Rendered as one batch from the renderer's cached activations: the layers
+before the edit's first layer run once, for the scene itself, and only the
+layers from there on run for the strengths. Saved as a PNG strip or an
 animated GIF that sweeps the strengths back and forth.
 """
 
@@ -30,6 +32,7 @@ class StripRequest:
     scene: Scene
     row: int
     strengths: tuple[float, ...] = DEFAULT_STRENGTHS
+    precision: str = "exact"
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,19 +44,26 @@ class StripResult:
 
 
 def render_strip(renderer: Renderer, scene: Scene, row: int, strengths=DEFAULT_STRENGTHS,
-                 model_path: str | None = None) -> np.ndarray:
-    """Images of ``scene`` with edit ``row`` set to each strength (the other edits kept)."""
+                 model_path: str | None = None, *, precision: str = "exact") -> np.ndarray:
+    """Images of ``scene`` with edit ``row`` set to each strength (the other edits kept).
+
+    The tile at the row's own strength is the scene's frame, pixel for pixel.
+    """
     if model_path is not None:
         renderer.load(model_path)
     g = renderer.model.generator
     base = scene.edits[row]
-    others = [e for i, e in enumerate(scene.edits) if i != row and e.strength]
     with torch.inference_mode():
-        wp = renderer.base_wp(scene)
-        wp = apply_edits(wp, others, truncation_psi=scene.psi, truncation_layers=g.truncation_layers)
-        batch = torch.cat([apply_edits(wp, [Edit(base.boundary, float(s), base.layers)], truncation_psi=scene.psi,
-                                       truncation_layers=g.truncation_layers) for s in strengths])
-        return to_uint8(g.synthesize(batch))
+        wp = renderer.edited_wp(scene)  # also checks every edit and sets the model's input
+        # The scene itself through the cache: it holds the activations the strengths share.
+        renderer.synthesize(wp, precision)
+        code = renderer.base_wp(scene)
+        batch = torch.cat([
+            apply_edits(code, [e if i != row else Edit(base.boundary, float(s), base.layers)
+                               for i, e in enumerate(scene.edits)],
+                        truncation_psi=scene.psi, truncation_layers=g.truncation_layers)
+            for s in strengths])
+        return to_uint8(renderer.synthesize(batch, precision, update=False))
 
 
 def _labelled(images: np.ndarray, strengths) -> list:
