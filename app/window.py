@@ -622,11 +622,20 @@ class MainWindow(QtWidgets.QMainWindow):
                 *((f"window/splitter_{key}", sp.saveState, sp.restoreState) for key, sp in self._splitters.items())]
 
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        # Ctrl+Z in a number field: while the user is typing (text not yet committed), it undoes
+        # the typing, as in any text field; otherwise it is the document's undo (a committed value
+        # is an editor step, and a focused field must not swallow it).
         if ev.type() == QtCore.QEvent.ShortcutOverride and isinstance(obj, QtWidgets.QWidget) \
                 and isinstance(obj, (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox)) and obj.window() is self:
-            if (ev.matches(QtGui.QKeySequence.Undo) or ev.matches(QtGui.QKeySequence.Redo)
-                    or ev.keyCombination() == QtCore.QKeyCombination(
-                        QtCore.Qt.ControlModifier | QtCore.Qt.ShiftModifier, QtCore.Qt.Key_Z)):
+            redo = ev.matches(QtGui.QKeySequence.Redo) or ev.keyCombination() == QtCore.QKeyCombination(
+                QtCore.Qt.ControlModifier | QtCore.Qt.ShiftModifier, QtCore.Qt.Key_Z)
+            if ev.matches(QtGui.QKeySequence.Undo) or redo:
+                edit = obj if isinstance(obj, QtWidgets.QLineEdit) else obj.lineEdit()
+                typing = edit is not None and edit.isModified() and (
+                    edit.isRedoAvailable() if redo else edit.isUndoAvailable())
+                if typing:
+                    ev.accept()  # the field's own undo of its text
+                    return False
                 ev.ignore()  # not the field's: the window's Undo / Redo actions take it
                 return True
         return super().eventFilter(obj, ev)

@@ -495,3 +495,32 @@ def test_opening_the_preview_strip_hides_no_row(qtbot, tmp_path):
         assert thumb.isVisible() and thumb.pixmap().width() >= 48
         assert strip_rect.contains(QtCore.QRect(thumb.mapTo(win, QtCore.QPoint(0, 0)), thumb.size()))
     win.close()
+
+
+def test_changing_only_the_layers_keeps_a_strength_finer_than_the_field(make_window, qtbot):
+    win = make_window()
+    assert win.editor.set_row(1, 1.234)  # as a recipe or a script sets it
+    win._changed()
+    win._sync_widgets()
+    wait_frame(qtbot, win)
+    win.panel.row(1)._layers_slider.setValue((3, 4))  # the user moves only the range
+    wait_frame(qtbot, win)
+    assert win.scene.edits[1].layers == (3, 4)
+    assert win.scene.edits[1].strength == 1.234
+
+
+def test_ctrl_z_while_typing_in_a_number_field_undoes_the_typing(make_window, qtbot):
+    win = make_window()
+    scene = win.scene
+    for field, start in ((win.panel.row(1)._strength_field, "0.00"), (win.seed_box.findChild(QtWidgets.QSpinBox)
+                                                                        .lineEdit(), None)):
+        start = field.text() if start is None else start
+        field.setFocus()
+        field.selectAll()
+        QTest.keyClicks(field, "12")
+        assert field.text() != start
+        QTest.keyClick(field, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)
+        assert field.text() == start  # the typing is undone, in the field
+        wait_frame(qtbot, win)
+        assert win.scene.same_as(scene)  # and the document is as it was
+        QTest.keyClick(field, QtCore.Qt.Key_Escape)
