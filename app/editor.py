@@ -199,6 +199,9 @@ class Editor:
         self.last: RenderResult | None = None  # the last frame that rendered, whole: what is on screen
         self.pending: list[Boundary] = list(boundaries)  # boundaries waiting for the first model
         self.save_path: Path | None = None  # where Save writes without asking
+        self.document: Path | None = None  # the scene file the work was last opened from or saved to
+        self._baseline: EditorState | None = None  # the state as last opened or saved: "not modified"
+        self._baseline_pending = True  # take the baseline once the opened scene is fitted to its model
         self._fresh = True  # the first model sets the truncation to its own default
         self._refitting = False  # a frame of rows fitted to a new model is on its way
 
@@ -314,6 +317,7 @@ class Editor:
         # Classes belong to a model: another model starts at its first class (or has none).
         self.push(self.scene.with_(class_index=None, input_transform=None), model_path=str(path.resolve()))
         self.save_path = None
+        self.document = None
 
     def open_recipe(self, path: str | Path) -> None:
         """Open a saved scene (PNG or JSON) and the model it names; Save then rewrites a PNG in place."""
@@ -322,6 +326,8 @@ class Editor:
         model = find_model(scene.model, source=str(path), extra=[Path(self.state.model_path)])
         self.push(scene, model_path=str(model.resolve()))
         self.save_path = path if path.suffix.lower() == ".png" else None
+        self.document = path
+        self._baseline_pending = True  # the opened scene is the unmodified one, once fitted
 
     def add_boundaries(self, boundaries: Sequence[Boundary]) -> tuple[int | None, list[str]]:
         """Add a row for each boundary that fits the model.
@@ -482,6 +488,8 @@ class Editor:
                                                                               num_layers=info.num_layers)))
                      for s in self.state.sets)
         self.history.replace(self.state.with_(scene=scene, sets=sets))
+        if self._baseline_pending:
+            self._baseline, self._baseline_pending = self.state, False
         if dropped:
             notes.append(f"{dropped} boundary row(s) do not fit {info.name} and were removed")
         return tuple(notes)
@@ -524,6 +532,19 @@ class Editor:
             scene = scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
         return scene
 
+    @property
+    def modified(self) -> bool:
+        """Whether the present state differs from the one last opened or saved (undo back: not modified)."""
+        return self._baseline is not None and not self.state.same_as(self._baseline)
+
+    def mark_saved(self, path: str | Path | None = None) -> None:
+        """The present state is saved (to ``path``): it is the new unmodified state."""
+        self._baseline, self._baseline_pending = self.state, False
+        if path is not None:
+            self.document = Path(path)
+
     def title(self, *, default_title: str = "", default_path: str = "") -> str:
-        return window_title(self.last.model if self.last else None, self.state.model_path,
-                            default_title=default_title, default_path=default_path)
+        """"<scene file>[*] — Strata — <model> — <res>": Qt shows "[*]" as "*" while modified."""
+        doc = self.document.name if self.document is not None else "Untitled"
+        return f"{doc}[*] — " + window_title(self.last.model if self.last else None, self.state.model_path,
+                                             default_title=default_title, default_path=default_path)

@@ -198,8 +198,9 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.editor.scene
 
     def _changed(self) -> None:
-        """After any change of the present state: undo actions follow, a frame is asked for."""
+        """After any change of the present state: undo actions and the title follow, a frame is asked for."""
         self._sync_undo_actions()
+        self.setWindowModified(self.editor.modified)
         self._request()
 
     def _request(self) -> None:
@@ -519,13 +520,19 @@ class MainWindow(QtWidgets.QMainWindow):
         if not self._write(lambda: atomic_write_bytes(Path(path), png_bytes_with_recipe(*frame, upscale=upscale)),
                            f"Saved {path}"):
             return False
+        if upscale == 1 and frame[1].same_as(self.editor.recipe_scene()):
+            self.editor.mark_saved(path)  # the file holds the present state: nothing is left unsaved
+            self._update_title()
         self._add_recent(Path(path))
         return True
 
     def save_recipe_dialog(self) -> None:
         path = self._ask_save_path("Save recipe", "Recipe (*.json)", ".json", files.suggested_name(self.scene, "json"))
         if path:
-            self._write(lambda: write_recipe_json(self.editor.recipe_scene(), path), f"Saved {path}")
+            scene = self.editor.recipe_scene()
+            if self._write(lambda: write_recipe_json(scene, path), f"Saved {path}"):
+                self.editor.mark_saved(path)
+                self._update_title()
 
     def export_wp(self, path: str | Path) -> bool:
         """Write the edited code of the frame on screen."""
@@ -583,6 +590,7 @@ class MainWindow(QtWidgets.QMainWindow):
         from strata import assets
         self.setWindowTitle(self.editor.title(default_title=self._model_title,
                                               default_path=str(assets.default_model_path().resolve())))
+        self.setWindowModified(self.editor.modified)
 
     def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
         if event.mimeData().hasUrls():
@@ -640,7 +648,28 @@ class MainWindow(QtWidgets.QMainWindow):
                 return True
         return super().eventFilter(obj, ev)
 
+    def ask_unsaved(self) -> QtWidgets.QMessageBox.StandardButton:
+        """Save / Discard / Cancel for unsaved changes (a method, so that scripts can answer it)."""
+        box = QtWidgets.QMessageBox(self)
+        box.setIcon(QtWidgets.QMessageBox.Icon.Warning)
+        box.setWindowTitle("Strata")
+        name = self.editor.document.name if self.editor.document is not None else "this scene"
+        box.setText(f"Save the changes to {name} before closing?")
+        box.setInformativeText("Your edits are lost if you don't save them.")
+        box.setStandardButtons(QtWidgets.QMessageBox.StandardButton.Save
+                               | QtWidgets.QMessageBox.StandardButton.Discard
+                               | QtWidgets.QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QtWidgets.QMessageBox.StandardButton.Save)
+        box.setObjectName("unsavedPrompt")
+        return QtWidgets.QMessageBox.StandardButton(box.exec())
+
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        if self.editor.modified and not getattr(self, "discard_on_close", False):
+            answer = self.ask_unsaved()
+            if answer == QtWidgets.QMessageBox.StandardButton.Cancel or (
+                    answer == QtWidgets.QMessageBox.StandardButton.Save and not self.save()):
+                event.ignore()  # the user stays, with every edit
+                return
         QtWidgets.QApplication.instance().removeEventFilter(self)
         self._refresh_strip.cancel()
         if self._discover is not None:

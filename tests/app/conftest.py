@@ -39,6 +39,7 @@ def make_window(qtbot, tmp_path, tiny_model, boundary_dir):
         bs = load_boundaries(boundary_dir)[0] if with_boundaries else []
         win = MainWindow(model, bs, device="cpu", settings=settings)
         win.quiet_errors = True  # errors go to the status bar, no modal box in tests
+        win.discard_on_close = True  # closing at the end of a test asks nothing
         qtbot.addWidget(win)
         windows.append(win)
         win.show()

@@ -475,6 +475,7 @@ def test_opening_the_preview_strip_hides_no_row(qtbot, tmp_path):
     win = MainWindow(assets.default_model_path(), load_boundaries(assets.default_boundaries_path())[0],
                      device="cpu", settings=settings)
     win.quiet_errors = True
+    win.discard_on_close = True
     qtbot.addWidget(win)
     win.show()
     wait_frame(qtbot, win)
@@ -524,3 +525,57 @@ def test_ctrl_z_while_typing_in_a_number_field_undoes_the_typing(make_window, qt
         wait_frame(qtbot, win)
         assert win.scene.same_as(scene)  # and the document is as it was
         QTest.keyClick(field, QtCore.Qt.Key_Escape)
+
+
+def answer_prompt(qtbot, button):
+    """Press ``button`` on the unsaved-changes box once it shows (it is modal: answered from a timer)."""
+    seen = []
+
+    def press():
+        box = QtWidgets.QApplication.activeModalWidget()
+        if box is None or box.objectName() != "unsavedPrompt":
+            QtCore.QTimer.singleShot(20, press)
+            return
+        seen.append(box.text())
+        box.button(button).click()
+    QtCore.QTimer.singleShot(0, press)
+    return seen
+
+
+def test_the_title_marks_unsaved_changes_and_quitting_asks_save_discard_or_cancel(make_window, qtbot, tmp_path):
+    win = make_window()
+    win.discard_on_close = False
+    assert win.windowTitle().startswith("Untitled[*] — Strata") and not win.isWindowModified()
+    set_row(win, 1, 2.0, (2, 5))
+    wait_frame(qtbot, win)
+    assert win.isWindowModified()
+    QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier)  # undone back to the start: nothing to save
+    assert not win.isWindowModified()
+    QTest.keyClick(win, QtCore.Qt.Key_Z, QtCore.Qt.ControlModifier | QtCore.Qt.ShiftModifier)  # redo
+    wait_frame(qtbot, win)
+    assert win.isWindowModified()
+
+    seen = answer_prompt(qtbot, QtWidgets.QMessageBox.StandardButton.Cancel)
+    assert not win.close() and win.isVisible()  # Cancel: the window stays with every edit
+    assert seen and "Save the changes" in seen[0] and win.scene.edits[1].strength == 2.0
+
+    path = tmp_path / "kept.png"
+    win.editor.save_path = path  # Save writes here without a dialog
+    answer_prompt(qtbot, QtWidgets.QMessageBox.StandardButton.Save)
+    assert win.close()
+    assert read_recipe(path).edits[1].strength == 2.0
+
+
+def test_saving_clears_the_modified_marker_and_names_the_file(make_window, qtbot, tmp_path):
+    win = make_window()
+    set_row(win, 1, 2.0, (2, 5))
+    wait_frame(qtbot, win)
+    assert win.save_png(tmp_path / "room.png")
+    assert win.windowTitle().startswith("room.png[*]") and not win.isWindowModified()
+    set_row(win, 1, 1.0, (2, 5))
+    wait_frame(qtbot, win)
+    assert win.isWindowModified()
+    win.discard_on_close = False
+    answer_prompt(qtbot, QtWidgets.QMessageBox.StandardButton.Discard)
+    assert win.close()
+    assert read_recipe(tmp_path / "room.png").edits[1].strength == 2.0  # Discard wrote nothing
