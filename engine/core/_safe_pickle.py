@@ -19,7 +19,8 @@ import pickle
 
 import numpy as np
 
-from strata.engine.core.errors import BoundaryError
+from strata.engine.core import limits
+from strata.engine.core.errors import BoundaryError, StrataError
 
 __all__ = ["safe_load_npy"]
 
@@ -71,43 +72,32 @@ class RestrictedUnpickler(pickle.Unpickler):
             raise self._refuse(module, name) from None
 
 
-def _boundary_unpickler(file, path) -> RestrictedUnpickler:
+def _boundary_unpickler(file, path, error=BoundaryError) -> RestrictedUnpickler:
     def refuse(module: str, name: str) -> BoundaryError:
-        return BoundaryError(f"{path}: refused to load: the file's pickle asks for '{module}.{name}', "
-                             "which a boundary file never needs; nothing was executed")
+        return error(f"{path}: refused to load (hostile pickle): the file's pickle asks for "
+                     f"'{module}.{name}', which a boundary file never needs; nothing was executed")
 
     return RestrictedUnpickler(file, table=_allowed(), refuse=refuse)
 
-    def persistent_load(self, pid):
-        raise BoundaryError(f"{self._path}: refused to load: the file's pickle uses "
-                            "persistent references, which a boundary file never needs")
 
-
-def _read_header(fp, path: str) -> tuple[tuple[int, ...], bool, np.dtype]:
-    try:
-        version = np.lib.format.read_magic(fp)
-    except ValueError:
-        raise BoundaryError(f"{path}: not a NumPy .npy file") from None
-    try:
-        if version == (1, 0):
-            return np.lib.format.read_array_header_1_0(fp)
-        if version in ((2, 0), (3, 0)):
-            # 3.0 differs from 2.0 only in allowing UTF-8 in the header; it
-            # is laid out the same, and only the dtype's kind is needed here.
-            return np.lib.format.read_array_header_2_0(fp)
-    except (ValueError, EOFError, SyntaxError) as exc:
-        raise BoundaryError(f"{path}: damaged .npy header ({exc})") from None
-    raise BoundaryError(f"{path}: not a readable .npy file (unknown format version "
-                        f"{version[0]}.{version[1]})")
-
-
-def safe_load_npy(path: str | os.PathLike) -> np.ndarray | object:
+def safe_load_npy(path: str | os.PathLike, *, kind: str = "boundary",
+                  error: type[StrataError] = BoundaryError) -> np.ndarray | object:
     """Load a ``.npy`` file, refusing any pickle that would import code.
+
+    The file goes through :mod:`strata.engine.core.limits`: a regular file
+    within the size limit for ``kind``, a header parsed without NumPy's
+    tokenizer, an element count within the limit, checked before anything is
+    allocated.
 
     Parameters
     ----------
     path : str or path-like
         The ``.npy`` file.
+    kind : str
+        ``"boundary"`` or ``"code"``: which size limit applies, and how the
+        messages name the file.
+    error : StrataError subclass
+        What a refusal raises.
 
     Returns
     -------
@@ -117,36 +107,36 @@ def safe_load_npy(path: str | os.PathLike) -> np.ndarray | object:
 
     Raises
     ------
-    BoundaryError
-        The file is missing, truncated, not a ``.npy`` file, or its pickle
-        names anything other than NumPy array/dtype/scalar constructors. In
-        that last case nothing from the file has been called.
+    BoundaryError (or ``error``)
+        The file is missing, not a regular file, too big, truncated, not a
+        ``.npy`` file, or its pickle names anything other than NumPy
+        array/dtype/scalar constructors. In that last case nothing from the
+        file has been called.
     """
     path = str(path)
-    try:
-        with open(path, "rb") as fp:
-            _shape, _fortran, dtype = _read_header(fp, path)
-            if dtype.hasobject:
-                payload = fp.read()
-    except FileNotFoundError:
-        raise BoundaryError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise BoundaryError(f"{path}: is a folder, not a .npy file") from None
-    except OSError as exc:
-        raise BoundaryError(f"{path}: could not be read ({exc.strerror or exc})") from None
-
-    if not dtype.hasobject:
+    with limits.open_regular(path, kind, error) as fp:
+        size = os.fstat(fp.fileno()).st_size
+        header = limits.read_npy_header(fp, path, error, file_size=size)
         try:
-            return np.load(path, allow_pickle=False)
-        except (ValueError, EOFError, OSError) as exc:
-            raise BoundaryError(f"{path}: damaged or truncated .npy file ({exc})") from None
+            payload = fp.read(size - header.data_offset)
+        except OSError as exc:
+            raise error(f"{path}: could not be read ({exc.strerror or exc})") from None
+
+    if not header.dtype.hasobject:
+        dtype = header.dtype
+        if dtype.kind not in "biufc" or dtype.fields is not None or dtype.subdtype is not None:
+            raise error(f"{path}: holds {dtype} data, not numbers")
+        count = header.count
+        arr = np.frombuffer(payload, dtype=dtype, count=count)
+        order = "F" if header.fortran_order else "C"
+        return arr.reshape(header.shape, order=order).copy(order="C")
 
     try:
-        obj = _boundary_unpickler(io.BytesIO(payload), path).load()
-    except BoundaryError:
+        obj = _boundary_unpickler(io.BytesIO(payload), path, error).load()
+    except StrataError:
         raise
     except Exception as exc:  # any malformed pickle: truncation, bad opcodes, bad state
-        raise BoundaryError(
+        raise error(
             f"{path}: damaged or truncated .npy file (its pickled data could not be read: "
             f"{type(exc).__name__}: {exc})"
         ) from None

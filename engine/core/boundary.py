@@ -35,6 +35,7 @@ import math
 import os
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -43,6 +44,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from strata.engine.core import limits
 from strata.engine.core._safe_pickle import safe_load_npy
 from strata.engine.core.atomic import atomic_write_bytes
 from strata.engine.core.errors import BoundaryError, SaveError
@@ -111,6 +113,8 @@ def check_layer_range(layers, what: str, error: type[Exception] = BoundaryError)
     if first < 0 or last < first:
         raise error(f"{what}: layer range {first}-{last} is not valid "
                     "(need 0 <= first <= last)")
+    if last > limits.LAYER_MAX:
+        raise error(f"{what}: layer {last} is past the limit of {limits.LAYER_MAX}")
     return first, last
 
 
@@ -410,31 +414,52 @@ def _strip_label(exc: BoundaryError) -> str:
 
 # --- Strata .npz -----------------------------------------------------------
 
+def _npz_member(zf: zipfile.ZipFile, name: str, label: str) -> np.ndarray:
+    """One array of a ``.npz``, its size and header checked before anything is allocated."""
+    info = zf.getinfo(name + ".npy")
+    limit = limits.MAX_FILE_BYTES["boundary"]
+    if info.file_size > limit:
+        raise BoundaryError(f"{label}: array {name!r} is {limits.human_bytes(info.file_size)}, over the "
+                            f"{limits.human_bytes(limit)} limit for a boundary file")
+    with zf.open(info) as fh:
+        data = fh.read(limit + 1)  # the recorded size may lie; never read past the limit
+    if len(data) > limit:
+        raise BoundaryError(f"{label}: array {name!r} is over the {limits.human_bytes(limit)} limit")
+    buf = io.BytesIO(data)
+    header = limits.read_npy_header(buf, f"{label}: array {name!r}", BoundaryError, file_size=len(data),
+                                    what=".npy")
+    if header.dtype.hasobject:
+        raise BoundaryError(f"{label}: array {name!r} holds Python objects; a Strata boundary file "
+                            "never does (refused, nothing was unpickled)")
+    arr = np.frombuffer(data, dtype=header.dtype, count=header.count, offset=header.data_offset)
+    return arr.reshape(header.shape, order="F" if header.fortran_order else "C").copy(order="C")
+
+
 def _load_npz(path: Path) -> Boundary:
     label = str(path)
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            names = set(npz.files)
-            if not {"vector", "meta"} <= names:
-                have = ", ".join(sorted(names)[:8]) or "none"
-                raise BoundaryError(f"{label}: not a Strata boundary file (needs arrays 'vector' "
-                                    f"and 'meta'; has {have})")
-            vector = npz["vector"]
-            meta_bytes = npz["meta"]
-    except BoundaryError:
-        raise
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
-        raise BoundaryError(f"{label}: damaged or not a .npz file ({exc})") from None
+    with limits.open_regular(path, "boundary", BoundaryError) as fh:
+        try:
+            with zipfile.ZipFile(fh) as zf:
+                names = {n[:-4] for n in zf.namelist() if n.endswith(".npy")}
+                if not {"vector", "meta"} <= names:
+                    have = ", ".join(sorted(names)[:8]) or "none"
+                    raise BoundaryError(f"{label}: not a Strata boundary file (needs arrays 'vector' "
+                                        f"and 'meta'; has {have})")
+                vector = _npz_member(zf, "vector", label)
+                meta_bytes = _npz_member(zf, "meta", label)
+        except BoundaryError:
+            raise
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, KeyError, ValueError,
+                NotImplementedError, RuntimeError, zlib.error) as exc:
+            raise BoundaryError(f"{label}: corrupt or truncated .npz archive "
+                                f"({type(exc).__name__}: {exc})") from None
     if meta_bytes.dtype != np.uint8 or meta_bytes.ndim != 1:
         raise BoundaryError(f"{label}: 'meta' must be UTF-8 JSON bytes (uint8), "
                             f"got {meta_bytes.dtype} {list(meta_bytes.shape)}")
-    try:
-        meta = json.loads(meta_bytes.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BoundaryError(f"{label}: 'meta' is not valid UTF-8 JSON ({exc})") from None
+    meta = limits.parse_json(meta_bytes.tobytes(), label, BoundaryError, what="'meta'")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise BoundaryError(f"{label}: not a Strata boundary file (metadata format is "
-                            f"{meta.get('format') if isinstance(meta, dict) else None!r})")
+                            f"{str(meta.get('format'))[:40] if isinstance(meta, dict) else None!r})")
     return Boundary.from_dict(meta, vector, source=label)
 
 
@@ -461,8 +486,6 @@ def load_boundary(path: str | os.PathLike) -> Boundary:
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".npz"):
         raise BoundaryError(f"{path}: not a boundary file (expected .npy or .npz)")
-    if not path.exists():
-        raise BoundaryError(f"{path}: no such file")
     if path.is_dir():
         raise BoundaryError(f"{path}: is a folder, not a boundary file")
     return _load_higan(path) if suffix == ".npy" else _load_npz(path)

@@ -26,6 +26,7 @@ import torch
 
 from strata.engine.core.boundary import Boundary, check_layer_range
 from strata.engine.core.errors import BoundaryError, RecipeError
+from strata.engine.core.limits import check_strength
 
 __all__ = ["Edit", "apply_edits", "layerwise_strength"]
 
@@ -51,10 +52,7 @@ class Edit:
     def __post_init__(self):
         if not isinstance(self.boundary, Boundary):
             raise TypeError(f"Edit.boundary must be a Boundary, got {type(self.boundary).__name__}")
-        strength = float(self.strength)
-        if not math.isfinite(strength):
-            raise ValueError(f"edit on {self.boundary.name!r}: strength {self.strength!r} "
-                             "is not a finite number")
+        strength = check_strength(self.strength, ValueError, f"edit on {self.boundary.name!r}: strength")
         first, last = check_layer_range(self.layers, f"edit on {self.boundary.name!r}", ValueError)
         object.__setattr__(self, "strength", strength)
         object.__setattr__(self, "layers", (first, last))
@@ -125,7 +123,7 @@ class Edit:
             strength = data["strength"]
             layers = tuple(data["layers"])
         except (KeyError, TypeError) as exc:
-            raise RecipeError(f"edit record {data!r} is missing a field ({exc})") from None
+            raise RecipeError(f"edit record is missing a field ({exc})") from None
         if name != boundary.name:
             raise RecipeError(f"edit refers to boundary {name!r}, not {boundary.name!r}")
         recorded = data.get("boundary_fingerprint")

@@ -27,12 +27,15 @@ import argparse
 import hashlib
 import io
 import os
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from strata.engine.core import limits
 from strata.engine.core.atomic import atomic_write_bytes
 from strata.engine.core.device import resolve_device
 from strata.engine.core.errors import ModelLoadError
@@ -96,24 +99,54 @@ def _sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _read(path: Path) -> object:
+_GLOBAL = re.compile(r"GLOBAL ([A-Za-z_][\w.]*)")
+
+
+def _kind_of_head(head: bytes) -> str:
+    """What the first bytes say the file is: "zip", "pickle" or "other"."""
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pickle"
+    return "other"
+
+
+def _read(path: Path, head: bytes) -> object:
+    """torch.load(weights_only=True), each failure told apart in one line naming the file."""
+    kind = _kind_of_head(head)
+    if kind == "other":
+        raise ModelLoadError(f"{path}: not a model file (neither a PyTorch archive nor a pickle: it starts with "
+                             f"bytes {head[:8].hex(' ')})")
     try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ModelLoadError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelLoadError(f"{path}: is a folder, not a model file") from None
+        with limits.open_regular(path, "model", ModelLoadError) as fh, \
+                torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about pickle protocols; the outcome is what counts
+            return torch.load(fh, map_location="cpu", weights_only=True)
+    except ModelLoadError:
+        raise
+    except MemoryError:
+        raise ModelLoadError(f"{path}: refused: reading it would need more memory than this machine has "
+                             "(a damaged size field?)") from None
     except Exception as exc:  # torch raises many kinds for truncated or foreign files
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "Weights only load failed" in msg or "Unsupported global" in str(exc):
+        text = str(exc)
+        glob = _GLOBAL.search(text)
+        if glob or "Unsupported global" in text:
+            name = glob.group(1) if glob else "a Python class"
             hint = ("; NVIDIA's .pkl files pickle whole networks (with their source code): "
                     "convert to the StyleGAN2 PyTorch port's .pt first") if path.suffix.lower() == ".pkl" else ""
             raise ModelLoadError(
-                f"{path}: refused: the file holds Python objects beyond tensors and plain "
-                f"containers (a pickled network class?); Strata loads weights only{hint}") from None
-        raise ModelLoadError(f"{path}: not a readable PyTorch weights file "
-                             f"(truncated or corrupt?): {msg}") from None
+                f"{path}: refused (hostile pickle): the file's pickle names {name}, which a weights file "
+                f"never needs; Strata loads weights only and ran nothing{hint}") from None
+        if kind == "zip" or "PytorchStreamReader" in text or "zip archive" in text:
+            raise ModelLoadError(f"{path}: corrupt or truncated archive (the PyTorch zip archive cannot be "
+                                 "read)") from None
+        if "legacy .tar format" in text:
+            raise ModelLoadError(f"{path}: not a model file Strata reads (an old .tar checkpoint or not "
+                                 "a PyTorch file)") from None
+        detail = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\s{2,}|$)", text)
+        why = detail.group(1) if detail else (text.strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelLoadError(f"{path}: corrupt or truncated file (its pickle cannot be read: "
+                             f"{why[:120]})") from None
 
 
 def _strict_load(gen: nn.Module, state: dict, path: Path, what: str,
@@ -170,15 +203,10 @@ def _stylegan2_from_state(state: dict, path: Path, latent_avg: object = None,
     return gen
 
 
-def _read_foreign(path: Path):
+def _read_foreign(path: Path, head: bytes):
     """(generator, meta, format) from a pickle format of :data:`PICKLE_READERS`, or None."""
     import importlib
 
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        return None  # _read says what is wrong with the path
     if head.startswith(b"PK\x03\x04"):
         return None  # a zip: torch's own format
     for name in PICKLE_READERS:
@@ -188,9 +216,9 @@ def _read_foreign(path: Path):
     return None
 
 
-def _from_torch_file(path: Path) -> tuple[nn.Module, dict, str]:
+def _from_torch_file(path: Path, head: bytes) -> tuple[nn.Module, dict, str]:
     """(generator, meta, format) from a file torch.load(weights_only=True) reads."""
-    obj = _read(path)
+    obj = _read(path, head)
     meta: dict = {}
     fmt = "higan-stylegan"
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
@@ -201,7 +229,7 @@ def _from_torch_file(path: Path) -> tuple[nn.Module, dict, str]:
         try:
             cfg = kinds[arch][0].from_dict(obj["config"])
         except Exception as exc:
-            raise ModelLoadError(f"{path}: bad configuration: {exc}") from None
+            raise ModelLoadError(f"{path}: bad configuration ({type(exc).__name__}: {exc})") from None
         if not isinstance(obj.get("state_dict"), dict):
             raise ModelLoadError(f"{path}: no state_dict in a Strata generator file")
         bad = [k for k, v in obj["state_dict"].items() if not isinstance(v, torch.Tensor)]
@@ -209,6 +237,7 @@ def _from_torch_file(path: Path) -> tuple[nn.Module, dict, str]:
             raise ModelLoadError(f"{path}: state_dict entries that are not tensors: {', '.join(map(str, bad[:5]))}")
         if not isinstance(obj.get("meta") or {}, dict):
             raise ModelLoadError(f"{path}: meta is a {type(obj['meta']).__name__}, not a mapping")
+        _check_size(kinds[arch][1], cfg, obj["state_dict"], path)
         if arch == "stylegan":
             gen = _stylegan_from_state(obj["state_dict"], path, cfg)
         elif arch == "stylegan2":
@@ -252,17 +281,77 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
         With one line naming the file and what is wrong.
     """
     path = Path(path)
-    foreign = _read_foreign(path)
-    if foreign is not None:
-        gen, meta, fmt = foreign
-    else:
-        gen, meta, fmt = _from_torch_file(path)
+    with limits.open_regular(path, "model", ModelLoadError) as fh:
+        head = fh.read(64)
+    try:
+        foreign = _read_foreign(path, head)
+        if foreign is not None:
+            gen, meta, fmt = foreign
+        else:
+            gen, meta, fmt = _from_torch_file(path, head)
+    except ModelLoadError:
+        raise
+    except MemoryError:
+        raise ModelLoadError(f"{path}: refused: building this model would need more memory than this "
+                             "machine has (its configuration is damaged or hostile)") from None
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError,
+            ZeroDivisionError, AssertionError) as exc:
+        # A well-formed file whose contents do not build a generator (a wrong type in its configuration).
+        raise ModelLoadError(f"{path}: not a model Strata can build ({type(exc).__name__}: "
+                             f"{str(exc)[:160]})") from None
+    if not isinstance(meta, dict):
+        meta = {}
     gen.eval().requires_grad_(False)
     gen.to(resolve_device(device))
+    check_output(gen, path)
     return LoadedModel(
         generator=gen, path=path.resolve(), fingerprint=file_fingerprint(path),
         name=str(meta.get("name") or path.stem), description=str(meta.get("description", "")),
         meta=meta, format=fmt)
+
+
+def _check_size(kind: type, cfg, state: dict, path: Path) -> None:
+    """Refuse a configuration that describes a far bigger network than the file's weights.
+
+    Built first on PyTorch's ``meta`` device (shapes only, no memory), so that a
+    damaged or hostile ``resolution`` or channel count never allocates.
+    """
+    have = sum(v.numel() for v in state.values() if isinstance(v, torch.Tensor))
+    try:
+        with torch.device("meta"):
+            shell = kind(cfg)
+        want = sum(t.numel() for t in shell.state_dict().values())
+    except Exception:  # noqa: BLE001 - a config the meta build cannot take is left to the real build to judge
+        return
+    if want > 2 * have + (1 << 20):
+        raise ModelLoadError(f"{path}: its configuration describes {want:,} weights but the file holds "
+                             f"{have:,} (a damaged or hostile configuration)")
+
+
+def check_output(gen: nn.Module, path: Path) -> None:
+    """Refuse a generator whose image for the default seed is not finite or is one flat colour.
+
+    One synthesis at load (seed 0, the model's default truncation): weights that
+    load but draw nothing (NaN, overflow, a dead network) are caught here, once,
+    rather than as black frames later.
+    """
+    from strata.engine.core.scene import Code
+
+    try:
+        with torch.inference_mode():
+            z = torch.from_numpy(Code.from_seed(0).z(gen.z_dim)).to(gen.w_avg.device)
+            if getattr(gen, "num_classes", 0):
+                gen.class_index = 0
+            image = gen.synthesize(gen.truncate(gen.mapping(z), gen.default_psi))
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise ModelLoadError(f"{path}: the model fails to draw an image ({type(exc).__name__}: "
+                             f"{str(exc)[:160]})") from None
+    if not torch.isfinite(image).all():
+        raise ModelLoadError(f"{path}: refused: its weights give NaN or infinite pixels for seed 0 "
+                             "(damaged weights)")
+    if float(image.max() - image.min()) < 1e-6:
+        raise ModelLoadError(f"{path}: refused: it draws one flat colour for seed 0 (damaged or "
+                             "untrained weights)")
 
 
 def _saved_architectures() -> dict[str, tuple[type, type]]:

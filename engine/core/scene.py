@@ -10,20 +10,24 @@ sha256 of its weights file and a path hint.
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import math
+import struct
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from strata.engine import __version__
+from strata.engine.core import limits
 from strata.engine.core._safe_pickle import safe_load_npy
 from strata.engine.core.atomic import atomic_write_bytes
 from strata.engine.core.boundary import Boundary
 from strata.engine.core.edits import Edit
-from strata.engine.core.errors import BoundaryError, RecipeError, StrataError
+from strata.engine.core.errors import RecipeError, SaveError, StrataError
 
 __all__ = ["Code", "ModelRef", "Scene", "RECIPE_KEY", "load_code_npy", "save_wp_npy",
            "read_recipe", "write_recipe_json", "png_bytes_with_recipe"]
@@ -37,10 +41,31 @@ def _b64(arr: np.ndarray) -> str:
     return base64.b64encode(np.ascontiguousarray(arr, dtype="<f4").tobytes()).decode("ascii")
 
 
-def _unb64(text: str, shape) -> np.ndarray:
-    raw = base64.b64decode(text.encode("ascii"), validate=True)
-    arr = np.frombuffer(raw, dtype="<f4").astype(np.float32)
-    return arr.reshape([int(s) for s in shape])
+def _unb64(text: str, shape, field: str = "data") -> np.ndarray:
+    """A float32 array from base64 text, its shape checked before the text is decoded."""
+    if not isinstance(shape, (list, tuple)) or not 1 <= len(shape) <= 3 or not all(
+            isinstance(s, int) and not isinstance(s, bool) and 0 < s <= limits.MAX_ARRAY_ELEMENTS for s in shape):
+        raise RecipeError(f"{field}: shape {str(shape)[:60]} is not a list of 1-3 positive sizes")
+    count = math.prod(shape)
+    if count > limits.MAX_ARRAY_ELEMENTS:
+        raise RecipeError(f"{field}: shape {list(shape)} has {count:,} values, over the limit of "
+                          f"{limits.MAX_ARRAY_ELEMENTS:,}")
+    if not isinstance(text, str) or len(text) != 4 * math.ceil(4 * count / 3):
+        raise RecipeError(f"{field}: does not hold the {count:,} float32 values its shape {list(shape)} needs")
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError):
+        raise RecipeError(f"{field}: is not base64 text") from None
+    if len(raw) != 4 * count:
+        raise RecipeError(f"{field}: does not hold the {count:,} float32 values its shape {list(shape)} needs")
+    return np.frombuffer(raw, dtype="<f4").astype(np.float32).reshape(shape)
+
+
+def _checksum(code: object, boundaries: object) -> str:
+    """sha256 of the code and the boundaries a recipe carries, as JSON in one canonical spelling."""
+    text = json.dumps({"code": code, "boundaries": boundaries}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=True, allow_nan=False)
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +88,8 @@ class Code:
             raise ValueError("a code is either a seed or an array")
         if self.seed is not None and self.space != "z":
             raise ValueError("a seed draws a z code")
+        if self.seed is not None:
+            object.__setattr__(self, "seed", limits.check_seed(self.seed))
         if self.array is not None:
             arr = np.array(self.array, dtype=np.float32, copy=True)
             if arr.ndim == (2 if self.space == "wp" else 1):
@@ -70,8 +97,7 @@ class Code:
             want = 3 if self.space == "wp" else 2
             if arr.ndim != want or arr.shape[0] != 1:
                 raise ValueError(f"a {self.space} code must be [1, ...] with {want} dims, got {list(arr.shape)}")
-            if not np.all(np.isfinite(arr)):
-                raise ValueError("code holds NaN or infinite values")
+            limits.check_code_values(arr, ValueError, f"{self.space} code")
             arr.flags.writeable = False
             object.__setattr__(self, "array", arr)
 
@@ -103,9 +129,17 @@ class Code:
 
     @classmethod
     def from_dict(cls, d: dict) -> Code:
+        if not isinstance(d, dict):
+            raise RecipeError(f"code is a {type(d).__name__}, not a mapping")
         if d.get("seed") is not None:
-            return cls.from_seed(int(d["seed"]))
-        return cls(d["space"], None, _unb64(d["data"], d["shape"]))
+            return cls.from_seed(limits.check_seed(d["seed"], RecipeError, "code seed"))
+        space = d.get("space")
+        if space not in SPACES:
+            raise RecipeError(f"code space must be one of {', '.join(SPACES)}, got {str(space)[:20]!r}")
+        try:
+            return cls(space, None, _unb64(d.get("data"), d.get("shape"), "code data"))
+        except ValueError as exc:
+            raise RecipeError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -141,19 +175,11 @@ class Scene:
     input_transform: tuple[float, float, float] | None = None
 
     def __post_init__(self):
-        if not math.isfinite(float(self.psi)):
-            raise ValueError(f"truncation psi must be finite, got {self.psi!r}")
-        object.__setattr__(self, "psi", float(self.psi))
+        object.__setattr__(self, "psi", limits.check_psi(self.psi))
         if self.class_index is not None:
-            if isinstance(self.class_index, bool) or int(self.class_index) != self.class_index \
-                    or self.class_index < 0:
-                raise ValueError(f"class must be a whole number >= 0, got {self.class_index!r}")
-            object.__setattr__(self, "class_index", int(self.class_index))
+            object.__setattr__(self, "class_index", limits.check_class(self.class_index))
         if self.input_transform is not None:
-            tr = tuple(float(v) for v in self.input_transform)
-            if len(tr) != 3 or not all(math.isfinite(v) for v in tr):
-                raise ValueError(f"input transform must be three finite numbers (x, y, degrees), "
-                                 f"got {self.input_transform!r}")
+            tr = limits.check_transform(self.input_transform)
             object.__setattr__(self, "input_transform", None if tr == (0.0, 0.0, 0.0) else tr)
         object.__setattr__(self, "edits", tuple(self.edits))
 
@@ -183,12 +209,15 @@ class Scene:
             if b.fingerprint not in seen:
                 seen.add(b.fingerprint)
                 boundaries.append({"meta": b.to_dict(), "vector": _b64(b.vector)})
+        code = self.code.to_dict()
         return {
             "format": RECIPE_FORMAT, "version": 1, "app_version": __version__,
             "model": self.model.to_dict() if self.model else None,
-            "code": self.code.to_dict(), "truncation_psi": self.psi,
+            "code": code, "truncation_psi": self.psi,
             "edits": [e.to_dict() for e in self.edits],
             "boundaries": boundaries,
+            # What the recipe carries (code, boundary vectors) is checked against this when read.
+            "checksum": _checksum(code, boundaries),
             # Only where a model has classes, so that other recipes stay as they were.
             **({"class": self.class_index} if self.class_index is not None else {}),
             **({"input_transform": list(self.input_transform)} if self.input_transform is not None else {}),
@@ -199,78 +228,173 @@ class Scene:
         if not isinstance(d, dict) or d.get("format") != RECIPE_FORMAT:
             raise RecipeError(f"{source}: not a Strata recipe")
         try:
-            if int(d.get("version", 1)) > 1:
-                raise RecipeError(f"{source}: recipe version {d.get('version')} is newer than this Strata reads")
+            version = d.get("version", 1)
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise RecipeError(f"version must be a whole number, got {str(version)[:20]!r}")
+            if version > 1:
+                raise RecipeError(f"recipe version {version} is newer than this Strata reads")
+            if "checksum" in d and d["checksum"] != _checksum(d.get("code"), d.get("boundaries", [])):
+                raise RecipeError("the code or boundaries do not match the recipe's checksum "
+                                  "(the file was changed or damaged)")
+            for key, kind in (("boundaries", list), ("edits", list)):
+                if not isinstance(d.get(key, []), kind):
+                    raise RecipeError(f"'{key}' is a {type(d[key]).__name__}, not a list")
             by_fp = {}
-            for entry in d.get("boundaries", []):
+            for i, entry in enumerate(d.get("boundaries", [])):
+                if not isinstance(entry, dict) or not isinstance(entry.get("meta"), dict):
+                    raise RecipeError(f"boundaries[{i}] is not a boundary record")
                 meta = entry["meta"]
-                b = Boundary.from_dict(meta, _unb64(entry["vector"], meta["shape"]), source=source)
+                b = Boundary.from_dict(meta, _unb64(entry.get("vector"), meta.get("shape"),
+                                                    f"boundaries[{i}] vector"), source=source)
                 by_fp[b.fingerprint] = b
             edits = []
             for e in d.get("edits", []):
+                if not isinstance(e, dict):
+                    raise RecipeError("an edit is not a mapping")
                 fp = e.get("boundary_fingerprint")
                 if fp not in by_fp:
                     raise RecipeError(f"{source}: edit on {e.get('boundary')!r} has no boundary in the recipe")
                 edits.append(Edit.from_dict(e, by_fp[fp]))
+            if d.get("model") is not None and not isinstance(d["model"], dict):
+                raise RecipeError(f"'model' is a {type(d['model']).__name__}, not a mapping")
             return cls(model=ModelRef.from_dict(d["model"]) if d.get("model") else None,
-                       code=Code.from_dict(d["code"]), psi=float(d.get("truncation_psi", 1.0)),
-                       edits=tuple(edits), class_index=d.get("class"), input_transform=d.get("input_transform"))
+                       code=Code.from_dict(d.get("code")),
+                       psi=limits.check_psi(d.get("truncation_psi", 1.0), RecipeError, "truncation_psi"),
+                       edits=tuple(edits),
+                       class_index=None if d.get("class") is None else limits.check_class(d["class"], RecipeError),
+                       input_transform=None if d.get("input_transform") is None
+                       else limits.check_transform(d["input_transform"], RecipeError))
         except StrataError as exc:
             raise RecipeError(str(exc) if str(exc).startswith(source) else f"{source}: {exc}") from None
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        except ValueError as exc:
+            raise RecipeError(f"{source}: {exc}") from None
+        except (KeyError, TypeError, AttributeError, IndexError, OverflowError) as exc:
             raise RecipeError(f"{source}: malformed recipe ({type(exc).__name__}: {exc})") from None
 
 
 # --------------------------------------------------------------------------- files
 
 
+def _recipe_text(scene: Scene, path, **dumps) -> str:
+    text = json.dumps(scene.to_dict(), **dumps)
+    if len(text) > limits.MAX_JSON_CHARS:
+        # Refused here, so that nothing is written that Strata would refuse to read.
+        raise SaveError(f"Could not save {path}: the recipe is {limits.human_bytes(len(text))}, over the "
+                        f"{limits.human_bytes(limits.MAX_JSON_CHARS)} a recipe may hold (fewer boundary rows "
+                        "would fit)")
+    return text
+
+
 def write_recipe_json(scene: Scene, path: str | Path) -> None:
-    atomic_write_bytes(Path(path), json.dumps(scene.to_dict(), indent=1).encode("utf-8"))
+    text = _recipe_text(scene, path, indent=1)
+    atomic_write_bytes(Path(path), text.encode("utf-8"))
 
 
 def png_bytes_with_recipe(image: np.ndarray, scene: Scene, *, upscale: int = 1) -> bytes:
-    """PNG bytes of a uint8 HxWx3 image with the scene's recipe in an iTXt chunk."""
+    """PNG bytes of a uint8 HxWx3 image with the scene's recipe in a compressed iTXt chunk.
+
+    Raises
+    ------
+    SaveError
+        The recipe is over :data:`~strata.engine.core.limits.MAX_JSON_CHARS`,
+        or the upscaled image over the output limit.
+    """
     from PIL import Image, PngImagePlugin
 
     img = Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8), "RGB")
+    upscale = limits.check_upscale(upscale, SaveError, side=max(img.width, img.height), field="upscale")
     if upscale > 1:
         # Nearest neighbour: an upscaled scene stays as crisp as the editor shows it.
         img = img.resize((img.width * upscale, img.height * upscale), Image.NEAREST)
     info = PngImagePlugin.PngInfo()
-    info.add_itxt(RECIPE_KEY, json.dumps(scene.to_dict()), zip=True)
+    info.add_itxt(RECIPE_KEY, _recipe_text(scene, "the PNG"), zip=True)
     info.add_text("Software", f"Strata {__version__}")
     buf = io.BytesIO()
     img.save(buf, format="PNG", pnginfo=info)
     return buf.getvalue()
 
 
-def read_recipe(path: str | Path) -> Scene:
-    """A scene from a recipe JSON or from a PNG saved by Strata."""
-    path = Path(path)
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _inflate(data: bytes, source) -> bytes:
+    d = zlib.decompressobj()
     try:
-        head = path.read_bytes()[:8]
-    except OSError as exc:
-        raise RecipeError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if head.startswith(b"\x89PNG"):
-        from PIL import Image
-        try:
-            with Image.open(path) as img:
-                img.load()
-                text = img.text.get(RECIPE_KEY) if hasattr(img, "text") else None
-        except Exception as exc:
-            raise RecipeError(f"{path}: not a readable PNG ({exc})") from None
+        out = d.decompress(data, limits.MAX_JSON_CHARS + 1)
+    except zlib.error as exc:
+        raise RecipeError(f"{source}: damaged PNG (its recipe chunk does not decompress: {exc})") from None
+    if len(out) > limits.MAX_JSON_CHARS:
+        raise RecipeError(f"{source}: the PNG's recipe is over the "
+                          f"{limits.human_bytes(limits.MAX_JSON_CHARS)} limit")
+    if not d.eof:
+        raise RecipeError(f"{source}: damaged PNG (its recipe chunk is cut short)")
+    return out
+
+
+def _png_recipe(data: bytes, source) -> str | None:
+    """The text of the PNG's ``strata:recipe`` chunk (tEXt, zTXt or iTXt), or None.
+
+    Only the chunk layout is walked (lengths, types, the recipe chunk's CRC);
+    the pixels are never decoded, so an image's size cannot exhaust memory.
+    """
+    key = RECIPE_KEY.encode("latin1")
+    pos = len(_PNG_MAGIC)
+    while pos < len(data):
+        if pos + 8 > len(data):
+            raise RecipeError(f"{source}: truncated PNG (a chunk header is cut short)")
+        length, ctype = struct.unpack(">I4s", data[pos:pos + 8])
+        end = pos + 12 + length
+        if end > len(data):
+            raise RecipeError(f"{source}: truncated PNG (chunk {ctype.decode('latin1')!r} is cut short)")
+        body = data[pos + 8:pos + 8 + length]
+        if ctype in (b"tEXt", b"zTXt", b"iTXt") and body.partition(b"\0")[0] == key:
+            (crc,) = struct.unpack(">I", data[end - 4:end])
+            if zlib.crc32(ctype + body) != crc:
+                raise RecipeError(f"{source}: damaged PNG (its recipe chunk fails its checksum)")
+            rest = body.partition(b"\0")[2]
+            if ctype == b"tEXt":
+                return rest.decode("latin1")
+            if ctype == b"zTXt":
+                return _inflate(rest[1:], source).decode("latin1")
+            if len(rest) < 2:
+                raise RecipeError(f"{source}: damaged PNG (its recipe chunk is cut short)")
+            compressed, text = rest[0], rest[2:].split(b"\0", 2)
+            if len(text) < 3:
+                raise RecipeError(f"{source}: damaged PNG (its recipe chunk is malformed)")
+            raw = _inflate(text[2], source) if compressed else text[2]
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RecipeError(f"{source}: damaged PNG (its recipe is not UTF-8 text)") from None
+        if ctype == b"IEND":
+            break
+        pos = end
+    return None
+
+
+def read_recipe(path: str | Path) -> Scene:
+    """A scene from a recipe JSON or from a PNG saved by Strata.
+
+    The file goes through :mod:`strata.engine.core.limits` (a regular file
+    within the recipe size limit; JSON within its length and depth limits).
+
+    Raises
+    ------
+    RecipeError
+        One line naming the file and what is wrong.
+    """
+    path = Path(path)
+    data = limits.read_bytes(path, "recipe", RecipeError)
+    if data.startswith(_PNG_MAGIC):
+        text = _png_recipe(data, path)
         if text is None:
             raise RecipeError(f"{path}: this PNG holds no Strata recipe (it was not saved by Strata)")
+    elif data.startswith(b"\x89PNG"):
+        raise RecipeError(f"{path}: damaged PNG (its signature is wrong)")
     else:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RecipeError(f"{path}: not a recipe ({exc})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RecipeError(f"{path}: recipe is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    return Scene.from_dict(data, source=str(path))
+        text = data
+    parsed = limits.parse_json(text, path, RecipeError, what="recipe")
+    return Scene.from_dict(parsed, source=str(path))
 
 
 def code_shape(space: str, *, z_dim: int, w_dim: int, num_layers: int) -> tuple[int, ...]:
@@ -301,12 +425,10 @@ def load_code_npy(path: str | Path, *, z_dim: int, w_dim: int, num_layers: int,
     are refused.
     """
     path = Path(path)
-    try:
-        arr = safe_load_npy(path)
-    except BoundaryError as exc:
-        raise RecipeError(str(exc).replace("boundary file", "code file")) from None
-    if not isinstance(arr, np.ndarray) or arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-        raise RecipeError(f"{path}: not a numeric array")
+    arr = safe_load_npy(path, kind="code", error=RecipeError)
+    if not isinstance(arr, np.ndarray) or arr.dtype == object or not np.issubdtype(arr.dtype, np.number) \
+            or np.issubdtype(arr.dtype, np.complexfloating):
+        raise RecipeError(f"{path}: not an array of real numbers")
     shape = list(arr.shape)
     if arr.ndim == 1:
         arr = arr[None]
@@ -324,7 +446,8 @@ def load_code_npy(path: str | Path, *, z_dim: int, w_dim: int, num_layers: int,
         raise RecipeError(f"{path}: code has shape {shape}; this model takes "
                           + ", ".join(f"{list(code_shape(s, **dims))} ({s})" for s in ("z", "w", "wp")))
     try:
-        return Code(space, None, arr.astype(np.float32))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return Code(space, None, arr.astype(np.float32))
     except ValueError as exc:
         raise RecipeError(f"{path}: {exc}") from None
 
