@@ -112,6 +112,8 @@ class DiscoverDialog(QtWidgets.QDialog):
         self._t_start = 0.0
         self._out_of_run: Path | None = None
         self._pixmap: QtGui.QPixmap | None = None
+        self._run_key: tuple | None = None  # (folder, settings) of the last run, to tell a resume
+        self._progress_floor = 0
         self.runner = DiscoveryRunner(run_fn, self)
         self.runner.progressed.connect(self._on_progress)
         self.runner.finished.connect(self._on_finished)
@@ -254,8 +256,8 @@ class DiscoverDialog(QtWidgets.QDialog):
         layout.addWidget(self.summary_label)
         layout.addWidget(self.heatmap_scroll, 1)
         layout.addLayout(buttons)
-        # Never squeeze the fields: the dialog grows when the error, summary or heat map appear.
-        layout.setSizeConstraint(QtWidgets.QLayout.SetMinimumSize)
+        # The heat map scrolls inside the dialog rather than growing it past the screen: the layout
+        # keeps every row at its minimum and the buttons below it (see _fit_screen).
         self.set_model_path(self.model_path)
         self._update_hint()
         self.resize(580, self.sizeHint().height())
@@ -297,9 +299,14 @@ class DiscoverDialog(QtWidgets.QDialog):
             self._show_error("Choose an output folder first.")
             return
         self._clear_result()
+        # The same folder and settings resume the run: the bar starts where the last one stopped and
+        # never goes back (a resumed stage reports from the work it still has, not from zero).
+        key = (str(out), repr(sorted(self.options().items(), key=lambda kv: kv[0])))
+        self._progress_floor = self.progress_bar.value() if key == self._run_key else 0
+        self._run_key = key
         self._out_of_run = out
         self._t_start = time.monotonic()
-        self.progress_bar.setValue(0)
+        self.progress_bar.setValue(self._progress_floor)
         self.status_label.setText("Loading the model and the predictor…")
         self.eta_label.setText("")
         self.runner.start(self.model_path, out, **self.options())
@@ -333,7 +340,7 @@ class DiscoverDialog(QtWidgets.QDialog):
     # ------------------------------------------------------------------ runner signals
 
     def _on_progress(self, fraction: float, message: str, eta: float) -> None:
-        self.progress_bar.setValue(int(round(fraction * 1000)))
+        self.progress_bar.setValue(max(int(round(fraction * 1000)), self._progress_floor, self.progress_bar.value()))
         if not self.runner.stopping():
             self.status_label.setText(message[:1].upper() + message[1:])
             self.status_label.setToolTip(message)
@@ -442,10 +449,19 @@ class DiscoverDialog(QtWidgets.QDialog):
             pixmap = pixmap.scaledToWidth(width, QtCore.Qt.SmoothTransformation)
         self.heatmap_label.setPixmap(pixmap)
         self.heatmap_label.setToolTip(str(path))
-        self.heatmap_scroll.setMinimumHeight(min(pixmap.height() + 4, 360))
-        self.heatmap_scroll.setMinimumWidth(min(pixmap.width() + 4, 660))
+        self.heatmap_scroll.setMinimumHeight(min(pixmap.height() + 4, 120))
         self.heatmap_scroll.show()
-        self.adjustSize()
+        self._fit_screen(QtCore.QSize(pixmap.width() + 4, pixmap.height() + 4))
+
+    def _fit_screen(self, heatmap: QtCore.QSize) -> None:
+        """Grow to show the heat map whole where the screen has room, never past the screen."""
+        screen = (self.screen() or QtWidgets.QApplication.primaryScreen()).availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()  # the title bar and borders
+        extra = QtCore.QSize(max(0, heatmap.width() - self.heatmap_scroll.width()),
+                             max(0, heatmap.height() - self.heatmap_scroll.height()))
+        want = self.size() + extra
+        self.resize(min(want.width(), screen.width() - frame.width()),
+                    min(max(want.height(), self.minimumSizeHint().height()), screen.height() - frame.height()))
 
     def _browse(self) -> None:
         start = str(self.out_dir() or self.model_path.parent)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from PySide6 import QtCore
 
 from strata.app.discover_dialog import DiscoverDialog, available_predictor_names
 from strata.app.discovery_runner import DiscoveryRunner, _Eta, format_eta
@@ -269,3 +270,39 @@ def test_a_real_run_on_a_tiny_generator(qtbot, tmp_path, tiny_model):
     assert got and got[-1] == 1.0
     assert not dlg.heatmap_label.pixmap().isNull() and (folder / "hierarchy.png").is_file()
     assert "--predictor regions -n 256 -m 16" in boundaries[0].provenance
+
+
+def test_a_resumed_run_never_moves_the_bar_back(make_dialog, qtbot):
+    run = FakeRun(steps=100, sleep=0.01)
+    dlg = make_dialog(run)
+    dlg.start_button.click()
+    qtbot.waitUntil(lambda: dlg.progress_bar.value() >= 300, timeout=10_000)
+    with qtbot.waitSignal(dlg.runner.cancelled, timeout=5000):
+        dlg.cancel_button.click()
+    stopped = dlg.progress_bar.value()
+    seen = []
+    dlg.progress_bar.valueChanged.connect(seen.append)
+    run.steps = 10  # the resumed run reports its own fractions from the start, as a resumed stage does
+    with qtbot.waitSignal(dlg.runner.finished, timeout=5000):
+        dlg.start_button.click()
+    assert seen and min(seen) >= stopped and seen == sorted(seen) and seen[-1] == 1000
+
+
+def test_a_large_heat_map_scrolls_inside_a_dialog_that_fits_the_screen(make_dialog, qtbot, tmp_path):
+    class TallRun(FakeRun):
+        def __call__(self, model_path, *, out_dir, **kw):
+            summary = super().__call__(model_path, out_dir=out_dir, **kw)
+            Image.new("RGB", (900, 3000), (200, 60, 60)).save(out_dir / "boundaries" / "hierarchy.png")
+            return summary
+
+    dlg = make_dialog(TallRun(steps=1, sleep=0, write=True))
+    with qtbot.waitSignal(dlg.runner.finished, timeout=5000):
+        dlg.start_button.click()
+    qtbot.waitUntil(lambda: dlg.heatmap_scroll.isVisible(), timeout=5000)
+    screen = dlg.screen().availableGeometry()
+    assert dlg.frameGeometry().height() <= screen.height() and dlg.frameGeometry().width() <= screen.width()
+    heat = dlg.heatmap_scroll.geometry()
+    for button in (dlg.start_button, dlg.close_button):
+        top = button.mapTo(dlg, QtCore.QPoint(0, 0)).y()
+        assert top >= heat.bottom() and top + button.height() <= dlg.height()  # below the map, inside
+    assert dlg.heatmap_scroll.verticalScrollBar().maximum() > 0  # the rest of the map is a scroll away
