@@ -6,11 +6,18 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 
 from PySide6 import QtCore, QtGui, QtWidgets
+from superqt import QLabeledDoubleSlider, QLabeledRangeSlider
 
 from .layer_grid import LayerGrid
-from .semantic_row import ROW_HEIGHT, SemanticRow, SemanticRowHeader
+from .semantic_row import ROW_HEIGHT, STRENGTH_MAX, SemanticRow, SemanticRowHeader
 
-__all__ = ["SemanticPanel", "EMPTY_MESSAGE"]
+__all__ = ["SemanticPanel", "EMPTY_MESSAGE", "KEY_STEP", "KEY_STEP_LARGE"]
+
+KEY_STEP = 0.1  # strength change of Left / Right
+KEY_STEP_LARGE = 1.0  # ... with Shift held
+KEYS_HINT = (
+    "Keys: \u2190/\u2192 strength \u00b10.1 (Shift: \u00b11) \u00b7 \u2191/\u2193 previous/next row"
+)
 
 EMPTY_MESSAGE = "No boundaries loaded: open a boundary file or folder (Ctrl+O)"
 _GRID_GAP = 10  # pixels between the rows and the grid
@@ -124,6 +131,19 @@ class SemanticPanel(QtWidgets.QWidget):
         See `LayerGrid.set_heat`.
     set_selected_row(int or None)
 
+    Keyboard
+    --------
+    With focus on the panel or on a row's strength slider, Up / Down select
+    the previous / next row (``rowSelected``) and Left / Right change that
+    row's strength by 0.1, or 1.0 with Shift (``rowChanged``). A focused
+    text field keeps its keys, and a focused layer-range slider keeps
+    Left / Right for its range. Clicking a row gives the panel focus.
+
+    Mouse wheel
+    -----------
+    Over a slider that does not have focus the wheel scrolls the panel; it
+    changes the slider only once the slider has focus (click or Tab).
+
     Getters
     -------
     values() -> list of ``{"name", "strength", "layers"}`` dicts, in row order;
@@ -209,6 +229,11 @@ class SemanticPanel(QtWidgets.QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._stack)
 
+        # The panel, not the scroll area, takes focus: the scroll area would spend Up / Down on
+        # scrolling, and here they move between rows.
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self._scroll.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+
         self._grid.rangeEdited.connect(self._on_grid_edited)
         self._update_caption()
         self._update_state()
@@ -272,6 +297,7 @@ class SemanticPanel(QtWidgets.QWidget):
             row.selected.connect(partial(self._on_row_selected, index))
             self._rows_layout.addWidget(row)
             self._rows.append(row)
+            self._watch_row(row)
         self._grid.set_rows([(r.name, r.level, r.layers) for r in self._rows])
         self._grid.set_selected_row(None)
         self._grid.set_row_height(self._rows[0].height() if self._rows else ROW_HEIGHT)
@@ -318,7 +344,103 @@ class SemanticPanel(QtWidgets.QWidget):
             row.set_selected(i == index)
         self._grid.set_selected_row(index)
 
+    def step_strength(self, index: int, delta: float) -> None:
+        """Change row ``index``'s strength by ``delta`` as the keys do (emits ``rowChanged``)."""
+        row = self._rows[index]
+        old = row.strength
+        new = min(max(round(old + float(delta), 2), -STRENGTH_MAX), STRENGTH_MAX)
+        if new != old:
+            row.set_strength(new)
+            self.rowChanged.emit(index, row.values())
+
+    # ------------------------------------------------------------- Qt API
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        # Keys a text field leaves unused (a line edit's Up / Down) travel up to here: the
+        # field is being typed in, so they are not taken as row keys.
+        typing = isinstance(QtWidgets.QApplication.focusWidget(), (QtWidgets.QLineEdit, QtWidgets.QAbstractSpinBox))
+        if self._rows and not typing and self._handle_key(event, self._selected):
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
+        kind = event.type()
+        if kind == QtCore.QEvent.Type.Wheel and not watched.hasFocus():
+            # Scrolling down the panel must not change every slider that passes under the
+            # pointer: the wheel goes to the scroll area until the slider is focused.
+            QtWidgets.QApplication.sendEvent(self._scroll.viewport(), event)
+            return True
+        # Only the focused slider's own keys: superqt's labelled sliders are QAbstractSliders
+        # too, and keys their text field leaves unused travel up through them.
+        if kind == QtCore.QEvent.Type.KeyPress and isinstance(watched, QtWidgets.QAbstractSlider) \
+                and watched.hasFocus():
+            index, part = self._locate(watched)
+            if index is None:
+                return False
+            Key = QtCore.Qt.Key
+            if part == "layers" and event.key() in (Key.Key_Left, Key.Key_Right):
+                return False  # the range slider's own keys
+            return self._handle_key(event, index, part)
+        return False
+
     # ------------------------------------------------------------- private
+
+    def _watch_row(self, row: SemanticRow) -> None:
+        """Filter the wheel and the arrow keys of a row's sliders; give them the keys' tooltip."""
+        for slider in row.findChildren(QtWidgets.QAbstractSlider):
+            slider.installEventFilter(self)
+            slider.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)  # not WheelFocus
+        for control in row.findChildren(QLabeledDoubleSlider):
+            for part in (control, *control.findChildren(QtWidgets.QWidget)):
+                tip = part.toolTip()
+                if tip and KEYS_HINT not in tip:
+                    part.setToolTip(f"{tip}\n{KEYS_HINT}")
+
+    def _locate(self, widget: QtWidgets.QWidget) -> tuple[int | None, str]:
+        """The index of the row holding ``widget`` and which control: "strength" or "layers"."""
+        part = ""
+        w = widget
+        while w is not None and not isinstance(w, SemanticRow):
+            if isinstance(w, QLabeledDoubleSlider):
+                part = "strength"
+            elif isinstance(w, QLabeledRangeSlider):
+                part = "layers"
+            w = w.parentWidget()
+        if w is None or w not in self._rows:
+            return None, part
+        return self._rows.index(w), part
+
+    def _handle_key(self, event: QtGui.QKeyEvent, index: int | None, part: str = "") -> bool:
+        Key, Mod = QtCore.Qt.Key, QtCore.Qt.KeyboardModifier
+        mods = event.modifiers() & ~Mod.KeypadModifier
+        if mods & ~Mod.ShiftModifier:
+            return False  # Ctrl / Alt combinations belong to the window
+        key = event.key()
+        if key in (Key.Key_Up, Key.Key_Down) and not mods:
+            step = -1 if key == Key.Key_Up else 1
+            if index is None:
+                target = 0 if step > 0 else len(self._rows) - 1
+            else:
+                target = min(max(index + step, 0), len(self._rows) - 1)
+            self._on_row_selected(target)
+            self._scroll.ensureWidgetVisible(self._rows[target], 0, 0)
+            if part:  # keep focus on the same control, one row along
+                self._focus_part(target, part)
+            return True
+        if key in (Key.Key_Left, Key.Key_Right) and index is not None:
+            size = KEY_STEP_LARGE if mods & Mod.ShiftModifier else KEY_STEP
+            self._on_row_selected(index)
+            self.step_strength(index, size if key == Key.Key_Right else -size)
+            return True
+        return False
+
+    def _focus_part(self, index: int, part: str) -> None:
+        kind = QLabeledDoubleSlider if part == "strength" else QLabeledRangeSlider
+        for control in self._rows[index].findChildren(kind):
+            for slider in control.findChildren(QtWidgets.QAbstractSlider):
+                slider.setFocus(QtCore.Qt.FocusReason.OtherFocusReason)
+                return
 
     def _update_caption(self) -> None:
         self._caption.setText(f"Layers 0..{self._num_layers - 1}")
@@ -333,6 +455,11 @@ class SemanticPanel(QtWidgets.QWidget):
         self.rowChanged.emit(index, values)
 
     def _on_row_selected(self, index: int) -> None:
+        # A click on a row's name gives the keys to the panel, unless a control of the panel
+        # already has them (a click on a slider focuses the slider).
+        focused = QtWidgets.QApplication.focusWidget()
+        if focused is None or not self.isAncestorOf(focused):
+            self.setFocus(QtCore.Qt.FocusReason.MouseFocusReason)
         if index != self._selected:
             self.set_selected_row(index)
             self.rowSelected.emit(index)

@@ -1,5 +1,5 @@
 import pytest
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from qtwidget_helpers import Recorder, drag, slider_handle_center
 
 from strata.widgets.semantic_panel import EMPTY_MESSAGE, SemanticPanel
@@ -177,3 +177,111 @@ def test_panel_is_never_narrower_than_its_columns(qtbot):
     need = panel.layer_grid().width() + panel.row(0).minimumSizeHint().width()
     assert panel.minimumSizeHint().width() >= need
     assert isinstance(panel._scroll, QtWidgets.QScrollArea)
+
+
+# ---------------------------------------------------------------- keyboard and wheel
+
+Key = QtCore.Qt.Key
+SHIFT = QtCore.Qt.KeyboardModifier.ShiftModifier
+
+
+def focus(qtbot, widget):
+    widget.window().activateWindow()
+    widget.setFocus()
+    qtbot.waitUntil(widget.hasFocus, timeout=1000)
+
+
+def test_clicking_a_row_then_arrow_keys_move_the_selection_and_the_strength(qtbot):
+    panel = make_panel(qtbot)
+    panel.activateWindow()
+    qtbot.mouseClick(panel.row(1)._name_label, QtCore.Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(panel.hasFocus, timeout=1000)  # the click gave the panel the keys
+    selected, changed = Recorder(panel.rowSelected), Recorder(panel.rowChanged)
+    qtbot.keyClick(panel, Key.Key_Down)
+    assert panel.selected_row() == 2 and selected.calls == [(2,)]
+    assert panel.layer_grid().selected_row() == 2 and panel.row(2).is_selected
+    qtbot.keyClick(panel, Key.Key_Right)
+    assert changed.last == (2, {"strength": 0.1, "layers": (6, 8)})
+    qtbot.keyClick(panel, Key.Key_Right, SHIFT)
+    assert changed.last == (2, {"strength": 1.1, "layers": (6, 8)})
+    qtbot.keyClick(panel, Key.Key_Left)
+    assert changed.last == (2, {"strength": 1.0, "layers": (6, 8)})
+    assert panel.row(2).strength == 1.0
+    qtbot.keyClick(panel, Key.Key_Up)
+    qtbot.keyClick(panel, Key.Key_Up)
+    qtbot.keyClick(panel, Key.Key_Up)  # stops at the first row
+    assert panel.selected_row() == 0 and selected.calls == [(2,), (1,), (0,)]
+    qtbot.keyClick(panel, Key.Key_Left, SHIFT)
+    assert panel.values()[0]["strength"] == -2.0
+
+
+def test_strength_keys_stop_at_the_ends(qtbot):
+    panel = make_panel(qtbot)
+    panel.set_selected_row(3)  # strength 2.0
+    focus(qtbot, panel)
+    for _ in range(4):
+        qtbot.keyClick(panel, Key.Key_Right, SHIFT)
+    assert panel.row(3).strength == 5.0
+
+
+def test_arrow_keys_on_a_focused_strength_slider_follow_the_rows(qtbot):
+    panel = make_panel(qtbot)
+    slider = panel.row(0)._strength_slider
+    focus(qtbot, slider)
+    changed = Recorder(panel.rowChanged)
+    qtbot.keyClick(slider, Key.Key_Right, SHIFT)
+    assert changed.last == (0, {"strength": 0.0, "layers": (0, 3)})  # -1.0 + 1.0
+    assert panel.selected_row() == 0
+    qtbot.keyClick(slider, Key.Key_Down)
+    # Down moves to the next row, with focus on its strength slider, rather than changing strength.
+    assert panel.selected_row() == 1 and panel.row(1)._strength_slider.hasFocus()
+    assert len(changed) == 1
+    qtbot.keyClick(panel.row(1)._strength_slider, Key.Key_Left)
+    assert changed.last == (1, {"strength": 0.4, "layers": (4, 5)})
+
+
+def test_a_focused_text_field_keeps_its_arrow_keys(qtbot):
+    panel = make_panel(qtbot)
+    panel.set_selected_row(0)
+    field = panel.row(0)._strength_field
+    focus(qtbot, field)
+    changed, selected = Recorder(panel.rowChanged), Recorder(panel.rowSelected)
+    field.setCursorPosition(len(field.text()))
+    qtbot.keyClick(field, Key.Key_Left)
+    assert field.cursorPosition() == len(field.text()) - 1  # the text cursor moved
+    qtbot.keyClick(field, Key.Key_Right)
+    qtbot.keyClick(field, Key.Key_Down)
+    assert panel.row(0).strength == -1.0 and len(changed) == 0
+    assert panel.selected_row() == 0 and len(selected) == 0
+
+
+def send_wheel(widget, notches):
+    pos = QtCore.QPointF(widget.rect().center())
+    event = QtGui.QWheelEvent(
+        pos, QtCore.QPointF(widget.mapToGlobal(pos.toPoint())), QtCore.QPoint(0, 0),
+        QtCore.QPoint(0, 120 * notches), QtCore.Qt.MouseButton.NoButton,
+        QtCore.Qt.KeyboardModifier.NoModifier, QtCore.Qt.ScrollPhase.NoScrollPhase, False,
+    )
+    QtWidgets.QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_over_an_unfocused_slider_scrolls_the_panel(qtbot):
+    many = [dict(ROWS[i % 4], name=f"b{i}") for i in range(30)]
+    panel = make_panel(qtbot, rows=many, size=(1000, 300))
+    bar = panel._scroll.verticalScrollBar()
+    qtbot.waitUntil(bar.isVisible, timeout=1000)
+    changed = Recorder(panel.rowChanged)
+    strength, layers = panel.row(1)._strength_slider, panel.row(2)._layers_slider
+    send_wheel(strength, -1)
+    assert bar.value() > 0
+    scrolled = bar.value()
+    for slider in layers.findChildren(QtWidgets.QAbstractSlider):
+        send_wheel(slider, -1)
+    assert bar.value() > scrolled
+    assert len(changed) == 0 and panel.row(1).strength == 0.5 and panel.row(2).layers == (6, 8)
+    # Once the slider has focus, the wheel is its own.
+    focus(qtbot, strength)
+    scrolled = bar.value()
+    send_wheel(strength, 1)
+    assert panel.row(1).strength != 0.5 and changed.last[0] == 1
+    assert bar.value() == scrolled
