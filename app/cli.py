@@ -59,9 +59,10 @@ def _render_parser() -> argparse.ArgumentParser:
                    help="boundary file or folder (repeatable; default: the bundled model's)")
     p.add_argument("--edit", "-e", action="append", default=[], metavar="NAME=STRENGTH[@FIRST-LAST]",
                    help="move along a boundary, e.g. wood=-2.5@6-11 (layers default to the boundary's)")
-    p.add_argument("--upscale", type=int, default=1, help="save the PNG this many times larger")
+    p.add_argument("--upscale", type=int, default=1, help="save the PNG this many times larger (1-16)")
     p.add_argument("--device", default=None)
-    p.add_argument("-o", "--output", required=True, help="output PNG")
+    p.add_argument("-o", "--output", required=True,
+                   help="output PNG (a new file or a regular file to replace; the name must end in .png)")
     return p
 
 
@@ -70,14 +71,42 @@ _EDIT = re.compile(r"^(?P<name>[^=]+)=(?P<strength>[-+]?[0-9.]+(?:[eE][-+]?\d+)?
 
 
 def parse_edit(text: str) -> tuple[str, float, tuple[int, int] | None]:
+    from strata.engine.core import limits
+    from strata.engine.core.errors import StrataError
+
     m = _EDIT.match(text.strip())
-    if not m:
+    if not m or len(m["first"] or "") > 6 or len(m["last"] or "") > 6:
         raise ValueError(f"--edit {text!r}: expected NAME=STRENGTH or NAME=STRENGTH@FIRST-LAST, e.g. wood=-2@6-11")
+    strength = limits.check_strength(float(m["strength"]), StrataError, f"--edit {text!r}: strength")
     layers = None
     if m["first"] is not None:
-        first = int(m["first"])
-        layers = (first, int(m["last"]) if m["last"] is not None else first)
-    return m["name"].strip(), float(m["strength"]), layers
+        first = limits.check_layer(int(m["first"]), StrataError, f"--edit {text!r}: layer")
+        last = limits.check_layer(int(m["last"]), StrataError, f"--edit {text!r}: layer") \
+            if m["last"] is not None else first
+        layers = (first, last)
+    return m["name"].strip(), strength, layers
+
+
+def check_output(path: str) -> Path:
+    """The ``-o`` path, refused unless it ends in ``.png`` and is new or a regular file."""
+    import os
+    import stat
+
+    from strata.engine.core.errors import StrataError
+
+    out = Path(path)
+    if out.suffix.lower() != ".png":
+        raise StrataError(f"-o {path}: strata render writes PNG images; give a name ending in .png")
+    try:
+        st = os.stat(out)
+    except FileNotFoundError:
+        return out
+    except OSError as exc:
+        raise StrataError(f"-o {path}: cannot be checked ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise StrataError(f"-o {path}: exists and is not a regular file; strata render writes only a new "
+                          "file or replaces a regular one")
+    return out
 
 
 def _cmd_render(argv: list[str]) -> int:
@@ -93,7 +122,20 @@ def _cmd_render(argv: list[str]) -> int:
 
     from .resolve import find_model
 
+    from strata.engine.core import limits
+
     args = _render_parser().parse_args(argv)
+    # Every argument is checked before the model loads: a mistake costs nothing.
+    output = check_output(args.output)
+    limits.check_upscale(args.upscale, StrataError, field="--upscale")
+    if args.seed is not None:
+        limits.check_seed(args.seed, StrataError, "--seed")
+    if args.truncation is not None:
+        limits.check_psi(args.truncation, StrataError, "--truncation")
+    if args.class_index is not None:
+        limits.check_class(args.class_index, StrataError, "--class")
+    for text in args.edit:
+        parse_edit(text)
     renderer = Renderer(args.device)
     if args.recipe:
         scene = read_recipe(args.recipe)
@@ -148,7 +190,8 @@ def _cmd_render(argv: list[str]) -> int:
             edits = [e for e in edits if e.boundary.name != name] + [Edit(b, strength, layers)]
         scene = scene.with_(edits=tuple(edits))
     image, _ = renderer.render_scene(scene)
-    atomic_write_bytes(Path(args.output), png_bytes_with_recipe(image, scene, upscale=max(1, args.upscale)))
+    limits.check_upscale(args.upscale, StrataError, side=max(image.shape[:2]), field="--upscale")
+    atomic_write_bytes(output, png_bytes_with_recipe(image, scene, upscale=args.upscale))
     print(f"wrote {args.output} ({image.shape[1]}x{image.shape[0]}, {scene.code.describe()}, "
           f"psi {scene.psi:g}, {len(scene.active_edits)} edit(s))")
     return 0
@@ -217,6 +260,12 @@ def _cmd_rooms(argv: list[str]) -> int:
     return rooms_main(argv)
 
 
+def _looks_like_command(word: str) -> bool:
+    """A bare word that names no file (``strata frobnicate``): a mistyped command, not a path."""
+    p = Path(word)
+    return not p.exists() and not p.suffix and "/" not in word and "\\" not in word
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -230,6 +279,10 @@ def main(argv: list[str] | None = None) -> int:
                    "analyze": _cmd_analyze, "evaluate": _cmd_evaluate, "predictor": _cmd_predictor,
                    "rooms": _cmd_rooms}[argv[0]]
             return cmd(argv[1:])
+        if argv and not argv[0].startswith("-") and _looks_like_command(argv[0]):
+            print(f"strata: error: unknown command {argv[0][:60]!r} (commands: {', '.join(SUBCOMMANDS)}; "
+                  "to open a file, give its path)", file=sys.stderr)
+            return 2
         args = _gui_parser().parse_args(argv)
         from .main import run_gui
         return run_gui(path=args.path, screenshot=args.screenshot, device=args.device)

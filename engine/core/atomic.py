@@ -12,14 +12,28 @@ atomic_write_bytes(path, data)
 atomic_open(path, mode="wb", *, encoding=None)
     Context manager yielding a file object whose contents replace ``path``
     when the ``with`` block ends without an error.
+clean_stale_temps(folder, *, name=None) -> list[Path]
+    Remove temporary files of Strata's own naming that no live writer owns.
+
+Temporary files are named ``.<name>.tmp-<pid>-<8 hex digits>``: a process
+killed mid-write (SIGKILL, power loss) leaves one behind, and the next write
+next to it (or :func:`clean_stale_temps` at start-up) removes it once its
+writer's process is gone or it is older than :data:`STALE_SECONDS`. Only
+names of exactly that form are ever removed.
+
+Only a regular file (or nothing) is ever replaced: a path that names a
+device, a FIFO, a socket or a folder is refused, so that ``-o /dev/full`` run
+as root cannot replace the device node.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,7 +41,13 @@ from typing import IO
 
 from strata.engine.core.errors import SaveError, StrataError
 
-__all__ = ["atomic_open", "atomic_write_bytes"]
+__all__ = ["STALE_SECONDS", "atomic_open", "atomic_write_bytes", "clean_stale_temps"]
+
+# A temporary file whose writer is still alive is left alone unless it is older than this (the
+# process id may have been reused); one of the older naming without a process id, after an hour.
+STALE_SECONDS = 24 * 3600
+_STALE_SECONDS_NO_PID = 3600
+_TEMP = re.compile(r"^\.(?P<name>.+)\.tmp-(?:(?P<pid>[0-9]{1,10})-)?[0-9a-f]{8}$")
 
 _MODES = {"w": "w", "wt": "w", "wb": "wb"}
 
@@ -53,10 +73,91 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":
+        return True  # no cheap check there: only the age decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError, OverflowError):
+        return True  # another user's process, or a number the system cannot check: assume alive
+    return True
+
+
+def _is_stale(path: Path, pid: str | None, now: float) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    if not stat.S_ISREG(st.st_mode):
+        return False  # only plain files of our naming are ever removed
+    age = now - st.st_mtime
+    if pid is None:
+        return age > _STALE_SECONDS_NO_PID
+    if age > STALE_SECONDS:
+        return True
+    return int(pid) != os.getpid() and not _pid_alive(int(pid))
+
+
+def clean_stale_temps(folder: str | os.PathLike, *, name: str | None = None) -> list[Path]:
+    """Remove stale temporary files of Strata's own naming in ``folder``.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The folder to look in (not its sub-folders).
+    name : str, optional
+        Only the temporary files of this target name (``scene.png``).
+
+    Returns
+    -------
+    list of Path
+        The files removed. A temporary file is stale when the process that
+        wrote it is gone, or it is older than :data:`STALE_SECONDS`; nothing
+        that does not match ``.<name>.tmp-<pid>-<hex>`` is touched. Errors
+        (a folder that cannot be listed, a file that cannot be removed) are
+        ignored: cleaning never stops a save.
+    """
+    removed: list[Path] = []
+    prefix = None if name is None else f".{name[:_MAX_NAME]}.tmp-"
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if prefix is not None and not entry.name.startswith(prefix):
+            continue
+        m = _TEMP.match(entry.name)
+        if m is None or (name is not None and m["name"] != name[:_MAX_NAME]):
+            continue
+        path = Path(entry.path)
+        if _is_stale(path, m["pid"], now):
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
+
+
+def _check_target(target: Path) -> None:
+    """Refuse to replace anything but a regular file (a device node, a FIFO, a folder)."""
+    try:
+        st = os.stat(target)
+    except OSError:
+        return  # nothing there (or nothing we can see): the write itself says what is wrong
+    if not stat.S_ISREG(st.st_mode):
+        what = {stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device", stat.S_IFIFO: "a FIFO",
+                stat.S_IFSOCK: "a socket", stat.S_IFDIR: "a folder"}.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        raise SaveError(f"Could not save {target}: it is {what}; Strata replaces only regular files")
+
+
 def _create_temp(target: Path) -> tuple[int, Path]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     for _ in range(100):
-        tmp = target.with_name(f".{target.name[:_MAX_NAME]}.tmp-{secrets.token_hex(4)}")
+        tmp = target.with_name(f".{target.name[:_MAX_NAME]}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
         try:
             # 0o666 so that the user's umask decides, as for any new file.
             return os.open(tmp, flags, 0o666), tmp
@@ -113,6 +214,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *,
     text = _MODES[mode] == "w"
     if not text and encoding is not None:
         raise ValueError("binary mode does not take an encoding")
+    _check_target(target)
+    clean_stale_temps(target.parent if str(target.parent) else ".", name=target.name)
     try:
         fd, tmp = _create_temp(target)
     except OSError as exc:

@@ -29,6 +29,7 @@ CLASS_MAX, TRANSFORM_ABS_MAX, UPSCALE_MAX, OUTPUT_SIDE_MAX
 open_regular(path, kind, error) -> file
 read_bytes(path, kind, error) -> bytes
 parse_json(text, source, error) -> object
+read_json_file(path, kind, error) -> object
 read_npy_header(fp, source, error, *, file_size, max_elements) -> NpyHeader
 check_seed / check_psi / check_strength / check_layer / check_code_values / check_class /
 check_transform / check_upscale
@@ -55,7 +56,7 @@ __all__ = [
     "MAX_FILE_BYTES", "MAX_JSON_CHARS", "MAX_JSON_DEPTH", "MAX_NUMBER_DIGITS", "MAX_ARRAY_ELEMENTS",
     "MAX_NPY_HEADER", "SEED_MIN", "SEED_MAX", "PSI_MIN", "PSI_MAX", "STRENGTH_MAX", "LAYER_MAX",
     "CODE_ABS_MAX", "CLASS_MAX", "TRANSFORM_ABS_MAX", "UPSCALE_MAX", "OUTPUT_SIDE_MAX",
-    "NpyHeader", "open_regular", "read_bytes", "check_regular", "parse_json", "read_npy_header",
+    "NpyHeader", "open_regular", "read_bytes", "check_regular", "parse_json", "read_json_file", "read_npy_header",
     "check_seed", "check_psi", "check_strength", "check_layer", "check_code_values", "check_class",
     "check_transform", "check_upscale", "human_bytes",
 ]
@@ -213,6 +214,11 @@ def parse_json(text: str | bytes, source, error: type[StrataError], *, what: str
         raise error(f"{source}: {what} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except (ValueError, RecursionError) as exc:
         raise error(f"{source}: {what} is not valid JSON ({exc})") from None
+
+
+def read_json_file(path, kind: str, error: type[StrataError], *, what: str = "JSON") -> object:
+    """A JSON file of ``kind`` read within every limit: regular file, size, length, depth."""
+    return parse_json(read_bytes(path, kind, error), path, error, what=what)
 
 
 # ------------------------------------------------------------------ .npy headers

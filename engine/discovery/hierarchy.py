@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from strata.engine.core import limits
+from strata.engine.core.errors import StrataError
 from strata.engine.core.atomic import atomic_open, atomic_write_bytes
 from strata.engine.core.boundary import Boundary, save_boundary
 from strata.engine.discovery.fit import FittedBoundary
@@ -236,11 +238,11 @@ def write_library(boundaries: Sequence[FittedBoundary], rescoring: Rescoring,
 def _library_files(folder: Path) -> set[str]:
     """Boundary files named by the ``hierarchy.json`` already in ``folder``."""
     try:
-        data = json.loads((folder / "hierarchy.json").read_text(encoding="utf-8"))
+        data = limits.read_json_file(folder / "hierarchy.json", "report", StrataError, what="report")
         if data.get("format") != HIERARCHY_FORMAT:
             return set()
         return {r["file"] for r in data["semantics"]
                 if isinstance(r.get("file"), str) and r["file"] == Path(r["file"]).name
                 and r["file"].endswith(".npz")}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (StrataError, OSError, ValueError, KeyError, TypeError, AttributeError):
         return set()

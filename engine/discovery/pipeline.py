@@ -8,6 +8,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from strata.engine.core import limits
 from strata.engine.core.atomic import atomic_write_bytes
 from strata.engine.core.errors import StrataError
 from strata.engine.core.jobs import Progress, ShouldStop, report
@@ -26,11 +27,11 @@ LIBRARY_DIR = "boundaries"
 
 def _read_rescore_cache(path: Path, setup: Mapping) -> dict[str, LayerResponse]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = limits.read_json_file(path, "report", StrataError)
         if data.get("setup") != json.loads(json.dumps(dict(setup))):
             return {}
         return {d["name"]: LayerResponse.from_dict(d) for d in data.get("responses", ())}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (StrataError, OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
 
 
@@ -53,7 +54,9 @@ def run_discovery(model_path: str | os.PathLike, *, predictor="rooms", n: int | 
     Parameters
     ----------
     model_path : path
-        Generator file (:func:`strata.engine.core.models.load_generator`).
+        Generator file (:func:`strata.engine.core.models.load_generator`); a model
+        this process already holds for the same file and device is used as it is
+        (:func:`strata.engine.core.model_cache.load_shared`).
     predictor : str, path or predictor
         A registered name, a predictor file or an object
         (:func:`~strata.engine.discovery.predictors.resolve_predictor`).
@@ -91,7 +94,7 @@ def run_discovery(model_path: str | os.PathLike, *, predictor="rooms", n: int | 
         range_stability, level_stability; the last two None when not measured).
     """
     from strata.engine.core.device import resolve_device
-    from strata.engine.core.models import load_generator
+    from strata.engine.core.model_cache import load_shared
 
     t_start = time.perf_counter()
     out = Path(out_dir)
@@ -100,7 +103,8 @@ def run_discovery(model_path: str | os.PathLike, *, predictor="rooms", n: int | 
     except OSError as exc:
         raise StrataError(f"cannot create {out}: {exc.strerror or exc}") from None
     dev = resolve_device(device)
-    model = load_generator(model_path, dev)
+    # The model already open in this process for the same file (the window's), else loaded.
+    model = load_shared(model_path, dev)
     g = model.generator
     pred = resolve_predictor(predictor, dev)
     specs = semantics_of(pred)
