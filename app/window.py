@@ -22,6 +22,7 @@ from strata.engine.core.render import RenderResult
 from strata.engine.core.scene import png_bytes_with_recipe, save_wp_npy, write_recipe_json
 from strata.engine.core.strip import DEFAULT_STRENGTHS, StripResult, save_strip
 from strata.widgets import PreviewStrip, SceneView, SeedBox, SemanticPanel, TransformBox, TruncationBox
+from strata.widgets.message_bar import MessageBar
 from strata.widgets.set_bar import BoundarySetBar
 
 from . import files
@@ -110,6 +111,9 @@ class MainWindow(QtWidgets.QMainWindow):
         right = QtWidgets.QWidget()
         rv = QtWidgets.QVBoxLayout(right)
         rv.setContentsMargins(0, 0, 0, 0)
+        # Refused boundaries and dropped rows: said here until dismissed, not for seconds in the status bar.
+        self.message_bar = MessageBar()
+        rv.addWidget(self.message_bar)
         rv.addWidget(self.set_bar)
         rv.addWidget(self.transform_box)
         rv.addWidget(self.panel, 1)
@@ -354,7 +358,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(f"Discovery found {count} boundaries, kept as set \"{name}\" beside "
                                          "your rows: pick it in Set above the rows, or add its rows", 15000)
         for m in errors + msgs:
-            self.statusBar().showMessage(m, 8000)
+            self._warn(m)
 
     def reset_all(self) -> None:
         if self.editor.reset_all():
@@ -393,7 +397,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self._sync_undo_actions()
             self._sync_widgets()
         for note in r.notes:
-            self.statusBar().showMessage(note, 8000)
+            self._warn(note)
         if r.error:
             if r.alert:
                 self._show_error(r.error)
@@ -407,9 +411,15 @@ class MainWindow(QtWidgets.QMainWindow):
         if r.first_frame:
             self.firstFrame.emit()
 
+    def _warn(self, message: str) -> None:
+        """Something the user must see but need not stop for: the message bar, until dismissed."""
+        self.statusBar().showMessage(message.splitlines()[0] if message else "", 8000)
+        self.message_bar.show_message(message)
+
     def _show_error(self, message: str) -> None:
         first = message.splitlines()[0] if message else "unknown error"
         self.statusBar().showMessage(f"Error: {first}", 15000)
+        self.message_bar.show_message(first)  # stays after the box is closed, until dismissed
         if not getattr(self, "quiet_errors", False):
             QtWidgets.QMessageBox.warning(self, "Strata", message)
 
@@ -443,7 +453,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _open_boundaries(self, path: Path) -> None:
         added, notes = self.editor.open_boundaries(path)
         for note in notes:
-            self.statusBar().showMessage(note, 8000)
+            self._warn(note)
         if added is None:
             return  # they wait for the model to load
         self._changed()

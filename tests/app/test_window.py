@@ -136,6 +136,30 @@ def test_a_boundary_of_the_wrong_dimension_is_refused_with_both_dimensions(make_
     win.open_path(fixtures_dir / "higan_boundaries" / "stylegan_bedroom" / "view_boundary.npy")
     assert "512" in win.statusBar().currentMessage() and "16" in win.statusBar().currentMessage()
     assert win.panel.row_count() == 2
+    # Said where it cannot be missed: a bar above the rows that stays until the user dismisses it.
+    assert win.message_bar.isVisible() and "512" in win.message_bar.text() and "16" in win.message_bar.text()
+    win.statusBar().clearMessage()  # the status bar's line has timed out
+    qtbot.wait(50)
+    assert win.message_bar.isVisible()
+    QTest.mouseClick(win.message_bar._close, QtCore.Qt.LeftButton)
+    assert not win.message_bar.isVisible()
+
+
+def test_boundaries_given_at_start_that_do_not_fit_are_said_in_the_message_bar(qtbot, tmp_path, tiny_model,
+                                                                               fixtures_dir):
+    from strata.app.window import MainWindow
+    from strata.engine.core.boundary import load_boundaries
+
+    big = load_boundaries(fixtures_dir / "higan_boundaries" / "stylegan_bedroom")[0]
+    settings = QtCore.QSettings(str(tmp_path / "s.ini"), QtCore.QSettings.IniFormat)
+    win = MainWindow(tiny_model, big, device="cpu", settings=settings)
+    win.quiet_errors = win.discard_on_close = True
+    qtbot.addWidget(win)
+    win.show()
+    wait_frame(qtbot, win)
+    assert win.panel.row_count() == 0
+    assert win.message_bar.isVisible() and "do not fit" in win.message_bar.text()
+    win.close()
 
 
 def test_export_and_import_wp_code(make_window, qtbot, tmp_path):
