@@ -377,6 +377,7 @@ class SemanticRow(QtWidgets.QWidget):
         self._strength_field = self._strength._label  # the number part, typed into
         self._strength_slider.setMinimumWidth(60)
         tip = f"Strength: -{STRENGTH_MAX:g} to +{STRENGTH_MAX:g}"
+        self._strength.setToolTip(tip)  # the gap between slider and field shows it too
         for part, name in ((self._strength_slider, "strength"), (self._strength_field, "strength value")):
             part.setToolTip(tip)
             part.setAccessibleName(f"{self._name} {name}")
