@@ -449,13 +449,11 @@ class LayerGrid(QtWidgets.QWidget):
         p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
         p.drawRoundedRect(outline, 4, 4)
 
-    def _show_tooltip(self, event: QtGui.QHelpEvent) -> None:
-        pos = event.pos()
+    def tooltip_at(self, pos: QtCore.QPoint) -> str:
+        """The tooltip shown at ``pos`` (the layer, and the row's range there); "" outside."""
         layer = pos.x() // self._cell_width
         if not 0 <= layer < self._num_layers:
-            QtWidgets.QToolTip.hideText()
-            event.ignore()
-            return
+            return ""
         lines = [f"Layer {layer}"]
         if self._resolutions:
             r = self._resolutions[layer]
@@ -471,7 +469,15 @@ class LayerGrid(QtWidgets.QWidget):
             if self._heat is not None:
                 lines.append(f"value {self._heat[row, layer]:.3g}")
             lines.append("Click or drag along the row to set its layers")
-        QtWidgets.QToolTip.showText(event.globalPos(), "\n".join(lines), self)
+        return "\n".join(lines)
+
+    def _show_tooltip(self, event: QtGui.QHelpEvent) -> None:
+        text = self.tooltip_at(event.pos())
+        if not text:
+            QtWidgets.QToolTip.hideText()
+            event.ignore()
+            return
+        QtWidgets.QToolTip.showText(event.globalPos(), text, self)
 
 
 def _normalise(values: np.ndarray) -> np.ndarray:

@@ -56,7 +56,10 @@ class SeedBox(QtWidgets.QWidget):
         self._spin.setRange(0, SEED_MAX)
         self._spin.setAccelerated(True)
         self._spin.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
-        self._spin.setToolTip("Random seed of the latent code (0 to 2147483647)")
+        self._spin.setToolTip(
+            "Random seed of the latent code (0 to 2147483647)\n"
+            "Keys: \u2191/\u2193 next/previous seed \u00b7 Page Up/Page Down \u00b110 \u00b7 or type a number"
+        )
         # Wide enough for ten digits, no wider: a stretched seed field looks empty.
         digits = self._spin.fontMetrics().horizontalAdvance("2147483647")
         self._spin.setMinimumWidth(digits + 40)

@@ -221,6 +221,8 @@ class SemanticPanel(QtWidgets.QWidget):
 
         self._scroll = _HeaderedScrollArea(header)
         self._scroll.setWidget(body)
+        for bar in (self._scroll.verticalScrollBar(), self._scroll.horizontalScrollBar()):
+            bar.setToolTip("Scroll the rows (the wheel scrolls too, except over a focused slider)")
 
         self._stack = QtWidgets.QStackedWidget()
         self._stack.addWidget(self._empty)

@@ -75,7 +75,10 @@ class TruncationBox(QtWidgets.QWidget):
         self._slider.setPageStep(0.1)
         self._slider.setTracking(True)
         self._slider._slider.setMinimumWidth(SLIDER_MIN_WIDTH)
-        self._slider.setToolTip(self._label.toolTip())
+        self._slider.setToolTip(
+            self._label.toolTip()
+            + "\nKeys: \u2190/\u2192 \u00b10.01 \u00b7 Page Up/Page Down \u00b10.1 \u00b7 Home/End 0/1.5"
+        )
         self._label.setBuddy(self._slider)
 
         layout = QtWidgets.QHBoxLayout(self)
