@@ -1,7 +1,10 @@
 """The worker behind *Discover semantics...*: ``run_discovery`` on a thread, reported through Qt signals.
 
 :class:`DiscoveryRunner` runs ``run_discovery`` (or any function with its
-signature) on a ``threading.Thread`` named ``strata-discovery``. The worker
+signature) on a ``threading.Thread`` named ``strata-discovery``. A run on the
+model the window shows uses the window's copy of it (``run_discovery`` opens
+models through :func:`strata.engine.core.model_cache.load_shared`), so the
+weights are in memory once. The worker
 only emits; every public signal is delivered on the runner's (GUI) thread,
 after the worker thread has been joined. :func:`format_eta` and
 :func:`format_duration` put the time left and taken into words.

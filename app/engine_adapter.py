@@ -4,6 +4,19 @@ The render thread calls :meth:`EngineAdapter._on_result`, which only emits;
 a cross-thread emit is queued to the GUI thread, so the worker never waits
 for the GUI. ``Signal(object)``, not ``Signal(dict)``: PySide6 can drop dict
 payloads.
+
+One copy of the model: the frame renderer and the strip renderer open it
+through :func:`strata.engine.core.model_cache.load_shared`, so both (and a
+discovery run started from the window on the same file) share its weights;
+each renderer keeps its own activations, so a strip never evicts the
+slider's cached layers. Strips render on their own thread, so they never
+delay a slider frame.
+
+Precision: :meth:`EngineAdapter.request` takes ``precision="fast"`` for
+frames shown while a slider moves; each ``RenderResult`` says in
+``precision`` ("exact", "bfloat16", "float16") what drew it and in
+``seconds`` how long it took. Ask for the exact frame when the hand rests:
+latest request wins, so the last frame shown is then the exact one.
 """
 
 from __future__ import annotations
@@ -32,7 +45,8 @@ class EngineAdapter(QObject):
         self._rawResult.connect(self._deliver)  # queued: emitted on the worker thread
         self._worker = RenderWorker(self.renderer, self._rawResult.emit,
                                     on_error=lambda req, msg: RenderResult(req, error=msg))
-        # Strips render on their own thread and renderer, so they never delay a slider frame.
+        # Strips render on their own thread and renderer, so they never delay a slider frame;
+        # the renderers share the model's weights (one copy, strata.engine.core.model_cache).
         self._strip_renderer = Renderer(device)
         self._strip_stamp = 0
         self._rawStrip.connect(self._deliver_strip)
@@ -43,14 +57,17 @@ class EngineAdapter(QObject):
     def _render_strip(self, req: StripRequest) -> StripResult:
         import time
         t0 = time.perf_counter()
-        images = render_strip(self._strip_renderer, req.scene, req.row, req.strengths, req.model_path)
+        images = render_strip(self._strip_renderer, req.scene, req.row, req.strengths, req.model_path,
+                              precision=req.precision)
         return StripResult(req, images, time.perf_counter() - t0)
 
-    def request_strip(self, model_path: str, scene: Scene, row: int, strengths) -> int:
+    def request_strip(self, model_path: str, scene: Scene, row: int, strengths, precision: str = "exact") -> int:
+        """Ask for the preview strip of ``row``; returns its stamp. Never blocks."""
         self._strip_stamp += 1
         if self._closed:  # a queued event or timer after the window closed: nothing to do
             return self._strip_stamp
-        self._strip_worker.submit(StripRequest(self._strip_stamp, str(model_path), scene, row, tuple(strengths)))
+        self._strip_worker.submit(StripRequest(self._strip_stamp, str(model_path), scene, row, tuple(strengths),
+                                               precision))
         return self._strip_stamp
 
     @property
@@ -65,12 +82,17 @@ class EngineAdapter(QObject):
     def worker(self) -> RenderWorker:
         return self._worker
 
-    def request(self, model_path: str, scene: Scene) -> int:
-        """Ask for a frame; returns its stamp. Never blocks."""
+    def request(self, model_path: str, scene: Scene, precision: str = "exact") -> int:
+        """Ask for a frame; returns its stamp. Never blocks.
+
+        ``precision="fast"`` asks for a reduced-precision frame (while a slider
+        moves); the result's ``precision`` says what drew it ("exact" where the
+        device has no faster one).
+        """
         self._stamp += 1
         if self._closed:  # a queued event after the window closed: nothing to do
             return self._stamp
-        self._worker.submit(RenderRequest(self._stamp, str(model_path), scene))
+        self._worker.submit(RenderRequest(self._stamp, str(model_path), scene, precision))
         return self._stamp
 
     @property
