@@ -9,6 +9,8 @@ looks_like_code(path, code_shape) -> bool
 with_recent(recent, path, *, limit=MAX_RECENT) -> list[str]
 recent_list(value) -> list[str]
 settings_path() -> Path
+state_dir() -> Path
+    the crash-recovery journal's folder (``STRATA_STATE_DIR``, else platformdirs' user state folder)
 discoveries_dir(fingerprint) -> Path
 suggested_name(scene, kind, *, row=None) -> str
     the file name a save dialog offers (``scene_seed7.png``, ``wp_seed7.npy``...)
@@ -16,17 +18,17 @@ suggested_name(scene, kind, *, row=None) -> str
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import re
 
-import numpy as np
-
+from strata.engine.core import limits
 from strata.engine.core.errors import StrataError
 
 __all__ = ["MAX_RECENT", "discoveries_dir", "kind_of", "looks_like_code", "recent_list", "settings_path",
-           "suggested_name", "with_recent"]
+           "state_dir", "suggested_name", "with_recent"]
 
 MODEL_SUFFIXES = {".pth", ".pt", ".ckpt", ".pkl"}  # .pkl: NVIDIA's pickles, read without running them
 RECIPE_SUFFIXES = {".png", ".json"}
@@ -44,10 +46,12 @@ def looks_like_code(path: Path, code_shape: tuple[int, int, int] | None) -> bool
     if code_shape is None or "boundary" in Path(path).stem:
         return False
     try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except Exception:  # a pickled HiGAN boundary, a damaged file: not a code, let the boundary reader say why
+        # Through the limits: a FIFO named .npy never blocks here, a damaged header is just "not a code".
+        with limits.open_regular(path, "code", StrataError) as fh:
+            header = limits.read_npy_header(fh, path, StrataError, file_size=os.fstat(fh.fileno()).st_size)
+    except StrataError:  # a damaged file: not a code, let the boundary reader say why
         return False
-    return tuple(arr.shape) == tuple(code_shape)
+    return not header.dtype.hasobject and tuple(header.shape) == tuple(code_shape)
 
 
 def kind_of(path: str | Path, *, code_shape: tuple[int, int, int] | None = None) -> str:
@@ -97,6 +101,17 @@ def settings_path() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_config_dir(*APP)) / "settings.ini"
+
+
+STATE_DIR_ENV = "STRATA_STATE_DIR"  # tests and a second profile point the journal elsewhere
+
+
+def state_dir() -> Path:
+    """Where the crash-recovery journal lives: ``$STRATA_STATE_DIR``, else the user's state folder."""
+    import platformdirs
+
+    override = os.environ.get(STATE_DIR_ENV)
+    return Path(override) if override else Path(platformdirs.user_state_dir(*APP))
 
 
 def discoveries_dir(fingerprint: str) -> Path:

@@ -73,3 +73,17 @@ class History(Generic[T]):
         self._present = self._redo.pop()
         self._last_key = None
         return self._present
+
+    def timeline(self) -> tuple[list[T], int]:
+        """Every step, oldest first, and the index of the present among them (for the journal)."""
+        steps = [*self._undo, self._present, *reversed(self._redo)]
+        return steps, len(self._undo)
+
+    def restore(self, steps: list[T], position: int) -> None:
+        """Make ``steps[position]`` the present, with the steps before it to undo and after it to redo."""
+        if not 0 <= position < len(steps):
+            raise IndexError(f"position {position} is outside the {len(steps)} steps")
+        self._undo = list(steps[:position])[-self._limit:]
+        self._present = steps[position]
+        self._redo = list(reversed(steps[position + 1:]))
+        self._last_key = None

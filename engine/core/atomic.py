@@ -41,7 +41,7 @@ from typing import IO
 
 from strata.engine.core.errors import SaveError, StrataError
 
-__all__ = ["STALE_SECONDS", "atomic_open", "atomic_write_bytes", "clean_stale_temps"]
+__all__ = ["STALE_SECONDS", "atomic_open", "atomic_write_bytes", "clean_stale_temps", "process_alive"]
 
 # A temporary file whose writer is still alive is left alone unless it is older than this (the
 # process id may have been reused); one of the older naming without a process id, after an hour.
@@ -73,7 +73,8 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _pid_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (on Windows: always True; only ages decide there)."""
     if os.name == "nt":
         return True  # no cheap check there: only the age decides
     try:
@@ -97,7 +98,7 @@ def _is_stale(path: Path, pid: str | None, now: float) -> bool:
         return age > _STALE_SECONDS_NO_PID
     if age > STALE_SECONDS:
         return True
-    return int(pid) != os.getpid() and not _pid_alive(int(pid))
+    return int(pid) != os.getpid() and not process_alive(int(pid))
 
 
 def clean_stale_temps(folder: str | os.PathLike, *, name: str | None = None) -> list[Path]:
