@@ -384,3 +384,14 @@ def test_split_view_shows_before_left_of_a_draggable_divider(qtbot):
     view.action("compare_hold").trigger()
     assert len(ended) == 1
     assert color_close(grab_image(view).pixelColor(20, 250), QtGui.QColor(*AFTER))
+
+
+def test_a_new_frame_keeps_the_zoom_and_the_panning(qtbot):
+    view = make_view(qtbot, 300, 300)
+    view.set_image(quadrant_image())
+    view.set_zoom(8.0)
+    qtbot.wait(1)
+    view.horizontalScrollBar().setValue(40)
+    placed = view.image_rect()
+    view.set_image(quadrant_image()[::-1].copy())  # the next frame of a slider drag
+    assert view.zoom() == 8.0 and view.image_rect() == placed
