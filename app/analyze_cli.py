@@ -84,6 +84,13 @@ def main(argv: list[str]) -> int:
     conditions = _parse_conditions(args.condition)
     if args.num is not None and args.num < 1:
         raise ValueError(f"-n {args.num}: need at least 1 sample")
+    from strata.engine.core import limits
+
+    limits.check_seed(args.seed, ValueError, "--seed")
+    if args.psi is not None:
+        limits.check_psi(args.psi, ValueError, "--psi")
+    if not 1 <= args.batch_size <= 4096 or not 1 <= args.rescore <= 10**7 or not 0 < args.lam <= limits.STRENGTH_MAX:
+        raise ValueError(f"--batch-size must be 1-4096, -m 1-10,000,000, --lam in (0, {limits.STRENGTH_MAX:g}]")
 
     from tqdm import tqdm
 

@@ -12,8 +12,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, default=2024)
     p.add_argument("--rows", type=int, default=4, help="the grid is rows x rows images")
     args = p.parse_args(argv)
-    if args.rows < 1:
-        p.error(f"--rows {args.rows}: need at least 1")
+    if not 1 <= args.rows <= 32:
+        p.error(f"--rows {args.rows}: the grid takes 1 to 32 rows")
+    if not 8 <= args.resolution <= 512:
+        p.error(f"--resolution {args.resolution}: 8 to 512 pixels")
+    if not 0 <= args.seed < 2**32:
+        p.error(f"--seed {args.seed}: 0 to {2**32 - 1}")
 
     import io
 
