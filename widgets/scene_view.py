@@ -39,9 +39,11 @@ class SceneView(QtWidgets.QAbstractScrollArea):
     **Zoom.** The view opens fitted to the window (aspect ratio kept,
     centred). The mouse wheel zooms around the cursor (one notch, one step
     of `ZOOM_LEVELS`), Ctrl+= (or Ctrl++) and Ctrl+- around the centre,
-    Ctrl+0 fits again and Ctrl+1 shows actual pixels. When the image is
-    larger than the view, drag it (left or middle button) or use the scroll
-    bars to pan.
+    Ctrl+0 fits again and Ctrl+1 shows actual pixels; a double-click goes
+    from fit to a close look at the point clicked (1:1, or twice the fitted
+    size for a small scene) and back. When the image is larger than the
+    view, drag it (left or middle button), use the scroll bars or the arrow
+    keys to pan.
 
     **1:1 means device pixels.** ``zoom() == 1`` puts one image pixel on
     one pixel of the screen, also on a high-DPI screen (where the image then
@@ -131,6 +133,7 @@ class SceneView(QtWidgets.QAbstractScrollArea):
 
         self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
         self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.setAccessibleName("Scene image")
         self.viewport().setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.viewport().setMouseTracking(True)
         self.setSizePolicy(
@@ -540,11 +543,14 @@ class SceneView(QtWidgets.QAbstractScrollArea):
         super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QtGui.QMouseEvent) -> None:
-        # Double-click toggles fit and 1:1 (at the point clicked), as many viewers do.
+        # Double-click toggles fit and a close look at the point clicked: 1:1 when the fitted
+        # image is reduced, else twice the fitted size (1:1 would shrink a small scene).
         if event.button() == QtCore.Qt.MouseButton.LeftButton and self._qimage is not None \
                 and not self._near_divider(event.position()):
             if self.is_fit():
-                self.set_zoom(1.0, event.position())
+                fit = self._fit_zoom()
+                close = 1.0 if fit < 1.0 else next((z for z in ZOOM_LEVELS if z >= 2 * fit), ZOOM_LEVELS[-1])
+                self.set_zoom(close, event.position())
             else:
                 self.fit_to_window()
             event.accept()
@@ -604,7 +610,7 @@ class SceneView(QtWidgets.QAbstractScrollArea):
             self._actions[name].setEnabled(has_image)
 
     def _update_tooltip(self) -> None:
-        keys = ("Wheel or Ctrl+= / Ctrl+-: zoom · Ctrl+0: fit · Ctrl+1: actual pixels\n"
+        keys = ("Wheel or Ctrl+= / Ctrl+-: zoom · Ctrl+0: fit · Ctrl+1: actual pixels · double-click\n"
                 "Drag to pan when zoomed · hold \\: before edits · Ctrl+C: copy · right-click: menu")
         if self._qimage is None:
             self.setToolTip(keys)

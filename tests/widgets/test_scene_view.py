@@ -210,13 +210,17 @@ def test_a_zoomed_image_can_be_dragged_and_scrolled(qtbot):
     assert view.image_rect() == fitted and not view.horizontalScrollBar().isVisible()
 
 
-def test_double_click_toggles_fit_and_actual_pixels(qtbot):
+def test_double_click_toggles_fit_and_a_closer_look(qtbot):
     view = make_view(qtbot, 300, 300)
-    view.set_image(quadrant_image())
-    qtbot.mouseDClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(150, 150))
+    left = QtCore.Qt.MouseButton.LeftButton
+    view.set_image(np.zeros((600, 600, 3), np.uint8))  # reduced to fit: a closer look is 1:1
+    qtbot.mouseDClick(view.viewport(), left, pos=QtCore.QPoint(150, 150))
     assert view.zoom() == 1.0
-    qtbot.mouseDClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=QtCore.QPoint(150, 150))
+    qtbot.mouseDClick(view.viewport(), left, pos=QtCore.QPoint(150, 150))
     assert view.is_fit()
+    view.set_image(quadrant_image())  # enlarged to fit (4.7x): 1:1 would shrink it
+    qtbot.mouseDClick(view.viewport(), left, pos=QtCore.QPoint(150, 150))
+    assert view.zoom() == 10.0
 
 
 def test_smooth_scaling_toggle_blurs_an_enlarged_image(qtbot):
