@@ -610,8 +610,9 @@ class SceneView(QtWidgets.QAbstractScrollArea):
             self._actions[name].setEnabled(has_image)
 
     def _update_tooltip(self) -> None:
-        keys = ("Wheel or Ctrl+= / Ctrl+-: zoom · Ctrl+0: fit · Ctrl+1: actual pixels · double-click\n"
-                "Drag to pan when zoomed · hold \\: before edits · Ctrl+C: copy · right-click: menu")
+        keys = ("Wheel or Ctrl+= / Ctrl+-: zoom · Ctrl+0: fit · Ctrl+1: actual pixels\n"
+                "Double-click: closer look · drag to pan when zoomed\n"
+                "Hold \\: before edits · Ctrl+C: copy · right-click: more")
         if self._qimage is None:
             self.setToolTip(keys)
         else:
