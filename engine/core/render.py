@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from strata.engine.core.device import describe, resolve_device
+from strata.engine.core.device import describe, keep_freed_memory, resolve_device
 from strata.engine.core.edits import apply_edits
 from strata.engine.core.errors import StrataError
 from strata.engine.core.incremental import SynthesisCache
@@ -143,6 +143,8 @@ class Renderer:
 
     def __init__(self, device: str | torch.device | None = None, *, cache_bytes: int | None = None):
         self.device = resolve_device(device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self._shared: LoadedModel | None = None  # the process-wide model (keeps it alive)
         self._model: LoadedModel | None = None  # this renderer's view of it
         self._model_key: tuple | None = None

@@ -93,7 +93,7 @@ def run_discovery(model_path: str | os.PathLike, *, predictor="rooms", n: int | 
         semantic: name, declared and found level, layers, accuracy, dS_all,
         range_stability, level_stability; the last two None when not measured).
     """
-    from strata.engine.core.device import resolve_device
+    from strata.engine.core.device import keep_freed_memory, resolve_device
     from strata.engine.core.model_cache import load_shared
 
     t_start = time.perf_counter()
