@@ -197,6 +197,7 @@ class Editor:
             EditorState(str(Path(model_path).resolve()), Scene(psi=0.7)), merge_seconds=merge_seconds, clock=clock)
         self.model: ModelInfo | None = None  # the model the rows are fitted to
         self.last: RenderResult | None = None  # the last frame that rendered, whole: what is on screen
+        self.last_exact: RenderResult | None = None  # the last float32 frame: what Save writes
         self.pending: list[Boundary] = list(boundaries)  # boundaries waiting for the first model
         self.save_path: Path | None = None  # where Save writes without asking
         self.document: Path | None = None  # the scene file the work was last opened from or saved to
@@ -460,6 +461,8 @@ class Editor:
             return Reaction()  # a frame of a model the editor has since left; the newer request is queued
         first = self.last is None
         self.last = result
+        if result.exact:
+            self.last_exact = result
         self._refitting = False
         if self.model is not None and result.model.path == self.model.path:
             return Reaction(frame=True, first_frame=first)
@@ -519,11 +522,16 @@ class Editor:
     # ------------------------------------------------------------ what the window reads
 
     def frame_to_save(self) -> tuple[np.ndarray, Scene] | None:
-        """The frame on screen and the recipe that made it, named by the model that drew it."""
-        if self.last is None:
+        """The last exact frame and the recipe that made it, named by the model that drew it.
+
+        A reduced-precision preview (shown while a slider moves) is never saved: its recipe would
+        re-render to other pixels.
+        """
+        last = self.last_exact
+        if last is None:
             return None
-        info = self.last.model
-        return self.last.image, self.last.request.scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
+        info = last.model
+        return last.image, last.request.scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
 
     def recipe_scene(self) -> Scene:
         """The present scene for a recipe, named by its model once that model has loaded."""

@@ -61,6 +61,9 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
                               "work, or set QT_QPA_PLATFORM=offscreen")
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     check_xcb_libraries()
+    from strata.widgets._pyside_compat import protect_bools
+
+    protect_bools()  # before any signal is emitted: PySide6 6.12.0 leaks references to True
     from PySide6 import QtCore, QtWidgets
 
     from strata import assets
@@ -118,6 +121,8 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
     win.show()
     if path:
         QtCore.QTimer.singleShot(0, lambda: win.open_path(path))
+    elif not screenshot:
+        win.offer_last_scene()
     code = app.exec()
     win.close()
     return code

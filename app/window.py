@@ -46,6 +46,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self._strip_result: StripResult | None = None  # the last preview strip, whole, for Export
         self._discover = None
         self._row_keys: list[tuple] = []  # the boundaries the panel's rows were built for
+        self._before_stamp: int | None = None  # the strip-thread request of the unedited scene
+        self.live_preview_seconds = 0.1  # slower exact frames: reduced precision while a slider moves
+        self._settle = QtCore.QTimer(self, singleShot=True, interval=250)  # the hand rests: exact frame
+        self._settle.timeout.connect(lambda: self._request())
 
         self._build_ui()
         self._build_actions()
@@ -57,6 +61,8 @@ class MainWindow(QtWidgets.QMainWindow):
             value = self.settings.value(key)
             if value is not None:
                 restore(value)
+        self.strip_action.setChecked(str(self.settings.value("window/strip", "true")).lower() != "false")
+        self.view.install_compare_key(self)  # hold backslash anywhere in the window (not in a text field)
         self._update_title()
         self.view.set_message("Loading model…")
         self._request()
@@ -142,6 +148,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.set_bar.setChosen.connect(self._on_set_chosen)
         self.set_bar.mergeRequested.connect(self._on_set_merge)
         self.set_bar.removeRequested.connect(self._on_set_remove)
+        self.view.saveRequested.connect(lambda: self.save_as())
+        self.view.copyRecipeRequested.connect(self.copy_recipe)
+        self.view.imageCopied.connect(lambda: self.statusBar().showMessage("Copied the scene image", 3000))
+        self.view.compareStarted.connect(self._request_before)
         self.strip.strengthPicked.connect(self._on_strip_pick)
         self.strip.exportRequested.connect(self.export_strip_dialog)
         self.engine.stripReady.connect(self._on_strip)
@@ -182,10 +192,144 @@ class MainWindow(QtWidgets.QMainWindow):
         edit_menu = menu.addMenu("&Edit")
         self.undo_action = act("&Undo", self.undo, QtGui.QKeySequence.Undo, "fa5s.undo", edit_menu)
         self.redo_action = act("&Redo", self.redo, QtGui.QKeySequence("Ctrl+Shift+Z"), "fa5s.redo", edit_menu)
+        edit_menu.addSeparator()
+        # The view's own actions, made window-wide: Ctrl+C copies the scene from anywhere but a text
+        # field (a focused field takes Ctrl+C for its own text first).
+        for name, keys in (("copy_image", [QtGui.QKeySequence.Copy]),
+                           ("copy_recipe", [QtGui.QKeySequence("Ctrl+Shift+C")])):
+            a = self.view.action(name)
+            a.setShortcuts(keys)
+            a.setShortcutContext(QtCore.Qt.WindowShortcut)
+            edit_menu.addAction(a)
+        edit_menu.addSeparator()
         act("Reset all &sliders", self.reset_all, None, "fa5s.eraser", edit_menu)
+
+        view_menu = menu.addMenu("&View")
+        for name, keys in (("fit", ["Ctrl+0"]), ("actual_size", ["Ctrl+1"]), ("zoom_in", ["Ctrl+=", "Ctrl++"]),
+                           ("zoom_out", ["Ctrl+-"]), ("smooth", [])):
+            a = self.view.action(name)
+            a.setShortcuts([QtGui.QKeySequence(k) for k in keys])
+            a.setShortcutContext(QtCore.Qt.WindowShortcut)
+            view_menu.addAction(a)
+        compare = view_menu.addMenu("&Compare with unedited")
+        for name in ("compare_off", "compare_hold", "compare_split"):
+            compare.addAction(self.view.action(name))
+        view_menu.addSeparator()
+        self.strip_action = QtGui.QAction("&Preview strip", self, checkable=True, checked=True)
+        self.strip_action.setShortcut(QtGui.QKeySequence("Ctrl+T"))
+        self.strip_action.setToolTip("Show the selected row at seven strengths under the scene (Ctrl+T)")
+        self.strip_action.toggled.connect(self._show_strip)
+        view_menu.addAction(self.strip_action)
+
         analysis_menu = menu.addMenu("&Analysis")
         act("&Discover semantics…", self.discover_dialog, QtGui.QKeySequence("Ctrl+D"), "fa5s.search", analysis_menu)
+
+        help_menu = menu.addMenu("&Help")
+        self.shortcuts_action = act("&Keyboard shortcuts", self.show_shortcuts, None, "fa5s.keyboard", help_menu)
+        self.shortcuts_action.setShortcuts([QtGui.QKeySequence(QtGui.QKeySequence.HelpContents),
+                                            QtGui.QKeySequence("Ctrl+/")])
+        act("&Documentation", self.open_docs, None, "fa5s.book", help_menu)
+        help_menu.addSeparator()
+        act("&About Strata", self.show_about, None, "fa5s.info-circle", help_menu)
         self._sync_undo_actions()
+        self._tooltips_with_shortcuts()
+
+    def _tooltips_with_shortcuts(self) -> None:
+        """Every menu action's tooltip says what it does and its keys, as the shortcut sheet lists them."""
+        for a in self._menu_actions():
+            keys = " or ".join(k.toString(QtGui.QKeySequence.NativeText) for k in a.shortcuts())
+            text = a.text().split("\t")[0].replace("&", "").rstrip("…")
+            tip = a.toolTip() if a.toolTip() and a.toolTip() != a.text().replace("&", "") else text
+            if keys and keys not in tip:
+                tip = f"{tip} ({keys})"
+            a.setToolTip(tip)
+        for menu in self.menuBar().findChildren(QtWidgets.QMenu):
+            menu.setToolTipsVisible(True)
+
+    def _menu_actions(self) -> list[QtGui.QAction]:
+        out = []
+
+        def walk(menu: QtWidgets.QMenu) -> None:
+            for a in menu.actions():
+                if a.menu() is not None:
+                    walk(a.menu())
+                elif not a.isSeparator():
+                    out.append(a)
+        for top in self.menuBar().actions():
+            if top.menu() is not None:
+                walk(top.menu())
+        return out
+
+    def shortcut_sheet(self) -> list[tuple[str, str]]:
+        """(what, keys) for every key the window answers: menu shortcuts, then keys of the view and panel."""
+        rows = []
+        for a in self._menu_actions():
+            keys = " or ".join(k.toString(QtGui.QKeySequence.NativeText) for k in a.shortcuts())
+            if keys:
+                rows.append((a.text().split("\t")[0].replace("&", "").rstrip("…"), keys))
+        rows += [("Zoom around the cursor", "Mouse wheel over the scene"),
+                 ("Pan the zoomed scene", "Drag it"),
+                 ("Show the unedited scene", "Hold \\"),
+                 ("Move through the rows", "Up / Down"),
+                 ("Change the selected row's strength", "Left / Right (Shift: by 1.0)"),
+                 ("Strength or field value", "Type, then Enter; Ctrl+Z while typing undoes the typing")]
+        return rows
+
+    def show_shortcuts(self) -> None:
+        dlg = QtWidgets.QDialog(self)
+        dlg.setWindowTitle("Keyboard shortcuts")
+        dlg.setObjectName("shortcutSheet")
+        table = QtWidgets.QTableWidget(0, 2, dlg)
+        table.setHorizontalHeaderLabels(["Action", "Keys"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        for what, keys in self.shortcut_sheet():
+            r = table.rowCount()
+            table.insertRow(r)
+            table.setItem(r, 0, QtWidgets.QTableWidgetItem(what))
+            table.setItem(r, 1, QtWidgets.QTableWidgetItem(keys))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Close)
+        buttons.rejected.connect(dlg.reject)
+        lay = QtWidgets.QVBoxLayout(dlg)
+        lay.addWidget(table)
+        lay.addWidget(buttons)
+        dlg.resize(560, min(640, 60 + 30 * table.rowCount()))
+        dlg.setAttribute(QtCore.Qt.WA_DeleteOnClose)
+        dlg.show()
+        self._shortcut_dialog = dlg
+
+    def about_text(self) -> str:
+        from strata.engine import __version__
+
+        info = self.editor.model
+        model = f"{info.name} ({info.resolution}×{info.resolution}, {info.num_layers} layers)" if info else "none"
+        device = info.device if info else "—"
+        return (f"<h3>Strata {__version__}</h3>"
+                "<p>An editor for scenes synthesized by style-based GANs, after <i>Semantic Hierarchy Emerges "
+                "in Deep Generative Representations for Scene Synthesis</i> (Yang, Shen, Zhou).</p>"
+                f"<p>Model: {model}<br>Device: {device}<br>Qt {QtCore.qVersion()}</p>"
+                "<p>Licence: MIT.</p>")
+
+    def show_about(self) -> None:
+        QtWidgets.QMessageBox.about(self, "About Strata", self.about_text())
+
+    def docs_url(self) -> QtCore.QUrl:
+        """The documentation: docs/ beside the sources where they are there, else the README's home."""
+        here = Path(__file__).resolve().parents[1] / "docs"
+        if here.is_dir():
+            return QtCore.QUrl.fromLocalFile(str(here))
+        return QtCore.QUrl("https://pypi.org/project/scene-strata/")
+
+    def open_docs(self) -> None:
+        QtGui.QDesktopServices.openUrl(self.docs_url())
+
+    def _show_strip(self, shown: bool) -> None:
+        self.strip.setVisible(shown)
+        self.settings.setValue("window/strip", shown)
+        if shown:
+            self._request_strip()
 
     # ------------------------------------------------------------------ state
 
@@ -201,19 +345,59 @@ class MainWindow(QtWidgets.QMainWindow):
     def scene(self):
         return self.editor.scene
 
-    def _changed(self) -> None:
-        """After any change of the present state: undo actions and the title follow, a frame is asked for."""
+    def _changed(self, live: bool = False) -> None:
+        """After any change of the present state: undo actions and the title follow, a frame is asked for.
+
+        ``live``: the change comes from a slider while it moves.
+        """
         self._sync_undo_actions()
         self.setWindowModified(self.editor.modified)
-        self._request()
+        self._request(live)
 
-    def _request(self) -> None:
-        self.engine.request(self.state.model_path, self.scene)
+    def _request(self, live: bool = False) -> None:
+        """Ask for a frame of the present state.
+
+        While a slider moves on a model too slow to follow it (an exact frame took longer than
+        ``live_preview_seconds``), the frames are reduced precision ("fast"); once the hand rests for
+        ``settle_ms`` the exact frame is asked for, and it is the one left on screen (latest wins).
+        """
+        last = self.editor.last_exact
+        fast = live and last is not None and last.seconds > self.live_preview_seconds
+        self.engine.request(self.state.model_path, self.scene, "fast" if fast else "exact")
+        if fast:
+            self._settle.start()
+        else:
+            self._settle.stop()
         self._refresh_strip()
+
+    # ------------------------------------------------------------------ image: copy, compare
+
+    def copy_recipe(self) -> None:
+        """The present scene's recipe (JSON) on the clipboard: paste it into a file and open it."""
+        import json
+
+        QtWidgets.QApplication.clipboard().setText(json.dumps(self.editor.recipe_scene().to_dict(), indent=1))
+        self.statusBar().showMessage("Copied the scene's recipe (JSON)", 3000)
+
+    def _request_before(self) -> None:
+        """Render the scene without its edits for the before/after view (asked for only when comparing).
+
+        It goes through the strip's thread (a one-strength strip of a row at 0 with no other edits is
+        exactly the unedited scene), so it never delays a frame of the scene itself.
+        """
+        scene = self.scene
+        if not scene.active_edits:
+            self.view.set_before(self.view.image())
+            return
+        plain = scene.with_edit(0, strength=0.0)
+        plain = plain.with_(edits=plain.edits[:1])
+        self._before_stamp = self.engine.request_strip(self.state.model_path, plain, 0, (0.0,))
 
     # ------------------------------------------------------------------ preview strip
 
     def _request_strip(self) -> None:
+        if not self.strip.isVisibleTo(self):
+            return  # folded away: no work for a strip nobody sees
         row = self.panel.selected_row()
         if row is None or row >= len(self.scene.edits) or self.editor.model is None:
             return
@@ -222,6 +406,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.engine.request_strip(self.state.model_path, self.scene, row, DEFAULT_STRENGTHS)
 
     def _on_strip(self, result: StripResult) -> None:
+        if result.request.stamp == self._before_stamp:
+            self._before_stamp = None
+            if not result.error:
+                self.view.set_before(result.images[0])
+            return
         if result.error:
             self.statusBar().showMessage(f"Preview failed: {result.error.splitlines()[0]}", 8000)
             return
@@ -297,7 +486,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_psi(self, psi: float) -> None:
         if self.editor.set_psi(psi):
-            self._changed()
+            self._changed(live=True)
 
     def _on_class(self, class_index: int) -> None:
         if self.editor.set_class(class_index):
@@ -305,11 +494,11 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _on_transform(self, transform: tuple) -> None:
         if self.editor.set_input_transform(transform):
-            self._changed()
+            self._changed(live=True)
 
     def _on_row_changed(self, index: int, values: dict) -> None:
         if self.editor.set_row(index, float(values["strength"]), values["layers"]):
-            self._changed()
+            self._changed(live=True)
 
     def _on_row_reset(self, index: int) -> None:
         if self.editor.reset_row(index):
@@ -386,7 +575,9 @@ class MainWindow(QtWidgets.QMainWindow):
             last = self.editor.last
             self.view.set_message("")
             self.view.set_image(last.image)
-            self.status_time.setText(f"{last.seconds * 1000:.0f} ms / frame")
+            self.view.set_overlay("" if last.exact else f"preview ({last.precision})")
+            self.status_time.setText(f"{last.seconds * 1000:.0f} ms / frame"
+                                     + ("" if last.exact else f", {last.precision} preview"))
             self.status_device.setText(last.model.device)
         if r.fitted:
             info = self.editor.model
@@ -446,6 +637,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _open_recipe(self, path: Path) -> None:
         self.editor.open_recipe(path)
+        self.settings.setValue("paths/last_scene", str(Path(path).resolve()))
         self._changed()
         self._sync_widgets()
         self._update_title()
@@ -533,6 +725,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if upscale == 1 and frame[1].same_as(self.editor.recipe_scene()):
             self.editor.mark_saved(path)  # the file holds the present state: nothing is left unsaved
             self._update_title()
+        self.settings.setValue("paths/last_scene", str(Path(path).resolve()))
         self._add_recent(Path(path))
         return True
 
@@ -543,10 +736,11 @@ class MainWindow(QtWidgets.QMainWindow):
             if self._write(lambda: write_recipe_json(scene, path), f"Saved {path}"):
                 self.editor.mark_saved(path)
                 self._update_title()
+                self.settings.setValue("paths/last_scene", str(Path(path).resolve()))
 
     def export_wp(self, path: str | Path) -> bool:
         """Write the edited code of the frame on screen."""
-        last = self.editor.last
+        last = self.editor.last_exact
         if last is None:
             self._show_error("nothing to export yet: no frame has rendered")
             return False
@@ -579,6 +773,17 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _last_dir(self) -> str:
         return str(self.settings.value("paths/last_dir", str(Path.home())))
+
+    def offer_last_scene(self) -> bool:
+        """Started with nothing to open: offer the scene last opened or saved, if it is still there."""
+        last = self.settings.value("paths/last_scene")
+        if not last or not Path(str(last)).is_file():
+            return False
+        path = Path(str(last))
+        self.message_bar.show_message(f"Pick up where you left off: {path.name}", "Reopen",
+                                      lambda: self.open_path(path))
+        self.message_bar.setToolTip(str(path))
+        return True
 
     def recent_files(self) -> list[str]:
         return files.recent_list(self.settings.value("paths/recent", []))
@@ -682,6 +887,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 return
         QtWidgets.QApplication.instance().removeEventFilter(self)
         self._refresh_strip.cancel()
+        self._settle.stop()
         if self._discover is not None:
             self._discover.shutdown()
         for key, save, _ in self._remembered_layout():

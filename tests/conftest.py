@@ -12,6 +12,13 @@ from tests._reference import SHARED_FIXTURES as SHARED
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from strata.widgets._pyside_compat import protect_bools  # noqa: E402
+
+# PySide6 6.12.0's Signal.emit drops a reference to True on each call; a full run would abort
+# CPython 3.11 (widgets/_pyside_compat.py). pyproject excludes that release; this covers a venv
+# that has it anyway, as `strata` itself does at start.
+protect_bools()
+
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:

@@ -40,6 +40,10 @@ class MessageBar(QtWidgets.QFrame):
         self._text.setWordWrap(True)
         self._text.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
         self._text.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+        self._action = QtWidgets.QPushButton()
+        self._action.hide()
+        self._action.clicked.connect(self._on_action)
+        self._on_action_cb = None
         self._close = QtWidgets.QToolButton()
         self._close.setIcon(themed_icon("fa5s.times", self))
         self._close.setAutoRaise(True)
@@ -50,6 +54,7 @@ class MessageBar(QtWidgets.QFrame):
         layout.setContentsMargins(8, 4, 4, 4)
         layout.addWidget(self._icon, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self._text, 1)
+        layout.addWidget(self._action, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         layout.addWidget(self._close, 0, QtCore.Qt.AlignmentFlag.AlignTop)
         self.hide()
 
@@ -60,13 +65,27 @@ class MessageBar(QtWidgets.QFrame):
         """Every message since the bar was last dismissed, oldest first."""
         return list(self._messages)
 
-    def show_message(self, text: str) -> None:
+    def show_message(self, text: str, action: str = "", on_action=None) -> None:
+        """Show ``text``; with ``action``, a button of that name calls ``on_action`` and dismisses the bar."""
+        self._action.setVisible(bool(action))
+        self._action.setText(action)
+        self._action.setToolTip(action)
+        self._on_action_cb = on_action if action else None
         self._messages.append(str(text))
         more = len(self._messages) - 1
         self._text.setText(str(text) + (f"  (and {more} earlier message{'s' if more > 1 else ''}: hover)"
                                         if more else ""))
         self.setToolTip("\n".join(self._messages))
         self.show()
+
+    def action_button(self) -> QtWidgets.QPushButton:
+        return self._action
+
+    def _on_action(self) -> None:
+        cb = self._on_action_cb
+        self.dismiss()
+        if cb is not None:
+            cb()
 
     def dismiss(self) -> None:
         self._messages.clear()

@@ -8,12 +8,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 
-from strata.widgets._pyside_compat import protect_bools  # noqa: E402
-
-# PySide6 6.12's Signal.emit drops a reference to True on each call; without this a
-# full widget run aborts in CPython 3.11 at exit (see widgets/_pyside_compat.py).
-protect_bools()
-
 
 @pytest.fixture(scope="session", autouse=True)
 def _fusion_style(qapp):
