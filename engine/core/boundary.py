@@ -304,9 +304,9 @@ class Boundary:
         except (TypeError, ValueError) as exc:
             raise BoundaryError(f"{label}: bad metadata ({exc})") from None
         shape = meta.get("shape")
-        if shape is not None and list(shape) != list(boundary.vector.shape):
+        if shape is not None and (not isinstance(shape, list) or shape != list(boundary.vector.shape)):
             raise BoundaryError(f"{label}: vector has shape {list(boundary.vector.shape)} but the "
-                                f"metadata records {list(shape)}")
+                                f"metadata records {str(shape)[:40]}")
         recorded = meta.get("fingerprint")
         if recorded is not None and recorded != boundary.fingerprint:
             raise BoundaryError(f"{label}: vector does not match its recorded fingerprint "

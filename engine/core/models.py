@@ -26,9 +26,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import math
 import os
+import pickle
 import re
+import struct
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -226,6 +230,7 @@ def _from_torch_file(path: Path, head: bytes) -> tuple[nn.Module, dict, str]:
         kinds = _saved_architectures()
         if arch not in kinds:
             raise ModelLoadError(f"{path}: architecture {arch!r} is not supported")
+        _check_config(obj.get("config"), path)
         try:
             cfg = kinds[arch][0].from_dict(obj["config"])
         except Exception as exc:
@@ -294,8 +299,12 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
     except MemoryError:
         raise ModelLoadError(f"{path}: refused: building this model would need more memory than this "
                              "machine has (its configuration is damaged or hostile)") from None
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError, OverflowError,
-            ZeroDivisionError, AssertionError) as exc:
+    except (pickle.UnpicklingError, EOFError, struct.error, zipfile.BadZipFile) as exc:
+        raise ModelLoadError(f"{path}: corrupt or truncated file ({type(exc).__name__}: "
+                             f"{str(exc)[:160]})") from None
+    except RecursionError:
+        raise ModelLoadError(f"{path}: refused: its data nests deeper than any model's") from None
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged file trips in a reader is one line
         # A well-formed file whose contents do not build a generator (a wrong type in its configuration).
         raise ModelLoadError(f"{path}: not a model Strata can build ({type(exc).__name__}: "
                              f"{str(exc)[:160]})") from None
@@ -308,6 +317,46 @@ def load_generator(path: str | Path, device: str | torch.device | None = None) -
         generator=gen, path=path.resolve(), fingerprint=file_fingerprint(path),
         name=str(meta.get("name") or path.stem), description=str(meta.get("description", "")),
         meta=meta, format=fmt)
+
+
+# Bounds on the numbers of a saved configuration, checked before anything is built: a damaged
+# ``mapping_layers`` of 2**40 would otherwise build layers until the machine gives out.
+CONFIG_INT_MAX = 1 << 17  # channel_base 32768 is the largest a released model uses
+CONFIG_LAYERS_MAX = 128  # any "*layers" count (mapping, synthesis, truncation)
+CONFIG_RESOLUTION_MAX = 8192
+CONFIG_LIST_MAX = 16  # channels per resolution from 4 px up to 8192 px need 12
+
+
+def _check_config(config: object, path: Path) -> None:
+    """Refuse a Strata file's configuration with a wrong type or a number out of bounds, by field name."""
+    if not isinstance(config, dict):
+        raise ModelLoadError(f"{path}: bad configuration (a {type(config).__name__}, not a mapping)")
+
+    def bad(key, why) -> ModelLoadError:
+        return ModelLoadError(f"{path}: bad configuration: {str(key)[:40]} {why}")
+
+    for key, value in config.items():
+        if not isinstance(key, str) or len(key) > 64:
+            raise bad(key, "is not a field name")
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if isinstance(value, (list, tuple)) and len(value) > CONFIG_LIST_MAX:
+            raise bad(key, f"has {len(value)} entries, over {CONFIG_LIST_MAX}")
+        top = CONFIG_RESOLUTION_MAX if key == "resolution" else \
+            CONFIG_LAYERS_MAX if key.endswith("layers") else CONFIG_INT_MAX
+        for v in values:
+            if v is None or isinstance(v, bool):
+                continue
+            if isinstance(v, int):
+                if not -1 <= v <= top:
+                    raise bad(key, f"is {v if abs(v) < 10**12 else 'a huge number'}, outside -1 to {top}")
+            elif isinstance(v, float):
+                if not math.isfinite(v) or abs(v) > 1e6:
+                    raise bad(key, f"is {v!r}, not a finite number up to 1e6")
+            elif isinstance(v, str):
+                if len(v) > 64:
+                    raise bad(key, "is a string of more than 64 characters")
+            else:
+                raise bad(key, f"is a {type(v).__name__}, not a number")
 
 
 def _check_size(kind: type, cfg, state: dict, path: Path) -> None:
