@@ -531,7 +531,15 @@ class Editor:
         if last is None:
             return None
         info = last.model
-        return last.image, last.request.scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
+        scene = last.request.scene
+        if last.request.model_path == self.state.model_path and _same_pixels(self.scene, scene):
+            scene = self.scene  # the same pixels: the present scene, with its rows at strength 0 too
+        return last.image, scene.with_(model=ModelRef(info.fingerprint, info.path, info.name))
+
+    def needs_exact_frame(self) -> bool:
+        """Whether what Save would write lags the present: a reduced-precision preview is on screen."""
+        last = self.last_exact
+        return last is not None and self.last is not last and not _same_pixels(self.scene, last.request.scene)
 
     def recipe_scene(self) -> Scene:
         """The present scene for a recipe, named by its model once that model has loaded."""

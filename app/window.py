@@ -47,6 +47,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._discover = None
         self._row_keys: list[tuple] = []  # the boundaries the panel's rows were built for
         self._before_stamp: int | None = None  # the strip-thread request of the unedited scene
+        self._before_for: tuple | None = None  # what the before image shows (see _before_key)
         self.live_preview_seconds = 0.1  # slower exact frames: reduced precision while a slider moves
         self._settle = QtCore.QTimer(self, singleShot=True, interval=250)  # the hand rests: exact frame
         self._settle.timeout.connect(lambda: self._request())
@@ -353,6 +354,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._sync_undo_actions()
         self.setWindowModified(self.editor.modified)
         self._request(live)
+        self._refresh_before()
 
     def _request(self, live: bool = False) -> None:
         """Ask for a frame of the present state.
@@ -379,6 +381,20 @@ class MainWindow(QtWidgets.QMainWindow):
         QtWidgets.QApplication.clipboard().setText(json.dumps(self.editor.recipe_scene().to_dict(), indent=1))
         self.statusBar().showMessage("Copied the scene's recipe (JSON)", 3000)
 
+    def _before_key(self) -> tuple:
+        """What the unedited scene depends on (not the rows)."""
+        scene = self.scene
+        return (self.state.model_path, scene.code.key(), scene.psi, scene.class_index, scene.input_transform)
+
+    def _refresh_before(self) -> None:
+        """A before image of another seed, model or truncation is stale: drop it, or redo it while comparing."""
+        if self._before_for == self._before_key():
+            return
+        self.view.set_before(None)
+        self._before_for = None
+        if self.view.is_comparing():
+            self._request_before()
+
     def _request_before(self) -> None:
         """Render the scene without its edits for the before/after view (asked for only when comparing).
 
@@ -386,7 +402,10 @@ class MainWindow(QtWidgets.QMainWindow):
         exactly the unedited scene), so it never delays a frame of the scene itself.
         """
         scene = self.scene
-        if not scene.active_edits:
+        if self._before_for == self._before_key() and self.view.before() is not None:
+            return  # still the unedited scene of this seed, model and truncation
+        self._before_for = self._before_key()
+        if not scene.edits:  # no rows: the scene on screen is the unedited one
             self.view.set_before(self.view.image())
             return
         plain = scene.with_edit(0, strength=0.0)
@@ -714,7 +733,11 @@ class MainWindow(QtWidgets.QMainWindow):
         return ok
 
     def save_png(self, path: Path, *, upscale: int = 1) -> bool:
-        """Write the frame on screen with the recipe that made it (not the newest, unrendered edit)."""
+        """Write the frame on screen with the recipe that made it (not the newest, unrendered edit).
+
+        While a drag preview (reduced precision) is on screen, the exact frame is rendered first.
+        """
+        self._flush_exact()
         frame = self.editor.frame_to_save()
         if frame is None:
             self._show_error("nothing to save yet: no frame has rendered")
@@ -728,6 +751,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.setValue("paths/last_scene", str(Path(path).resolve()))
         self._add_recent(Path(path))
         return True
+
+    def _flush_exact(self, timeout: float = 60.0) -> None:
+        """Render the present state exactly and take the result now (a save must not write a preview)."""
+        if not self.editor.needs_exact_frame():
+            return
+        self._settle.stop()
+        self.engine.request(self.state.model_path, self.scene, "exact")
+        self.engine.worker.wait_until_idle(timeout)
+        QtCore.QCoreApplication.sendPostedEvents()  # the result's queued signal reaches _on_result
 
     def save_recipe_dialog(self) -> None:
         path = self._ask_save_path("Save recipe", "Recipe (*.json)", ".json", files.suggested_name(self.scene, "json"))

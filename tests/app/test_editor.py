@@ -271,3 +271,17 @@ def test_a_set_name_is_made_unique_and_a_set_that_fits_nothing_is_refused(editor
         editor.add_set("Huge", [bnd("huge", 4, dim=512)])
     assert editor.remove_set(1) and editor.set_names == ["Boundaries", "Discovery (2)"]
     assert not editor.remove_set(0)  # the active set stays
+
+
+def test_save_never_writes_a_preview_and_keeps_rows_at_zero(editor):
+    from dataclasses import replace as dc_replace
+
+    editor.take_result(frame(editor))  # the frame asked for after fitting
+    exact = editor.last
+    assert editor.frame_to_save()[1].edits == editor.scene.edits  # rows at 0 drew the same pixels: kept
+    editor.set_row(1, 2.0)
+    preview = dc_replace(frame(editor), precision="bfloat16")
+    editor.take_result(preview)
+    assert editor.last is preview and editor.needs_exact_frame()
+    image, scene = editor.frame_to_save()
+    assert image is exact.image and scene.edits[1].strength == 0.0  # the exact frame and its own recipe

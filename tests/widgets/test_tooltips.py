@@ -15,6 +15,9 @@ from strata.widgets import (
     TruncationBox,
 )
 
+from strata.widgets.message_bar import MessageBar  # noqa: E402
+from strata.widgets.set_bar import BoundarySetBar  # noqa: E402
+
 ROWS = [
     {"name": "layout", "level": "layout", "strength": -1.0, "layers": (0, 3)},
     {"name": "bed", "level": "object", "strength": 0.5, "layers": (4, 5)},
@@ -37,6 +40,12 @@ def build(kind):
     elif kind is PreviewStrip:
         w = PreviewStrip()
         w.set_images([np.zeros((8, 8, 3), np.uint8)] * 3, [-1.0, 0.0, 1.0])
+    elif kind is BoundarySetBar:
+        w = BoundarySetBar()
+        w.set_sets(["Boundaries", "Discovery 14:03"], 0)
+    elif kind is MessageBar:
+        w = MessageBar()
+        w.show_message("2 boundaries do not fit", "Reopen", lambda: None)
     elif kind is SceneView:
         w = SceneView()
         w.set_image(np.zeros((16, 16, 3), np.uint8))
@@ -66,7 +75,8 @@ def hover_text(control, root):
 
 @pytest.mark.parametrize(
     "kind",
-    [SceneView, SeedBox, TruncationBox, TransformBox, SemanticRow, SemanticPanel, PreviewStrip],
+    [SceneView, SeedBox, TruncationBox, TransformBox, SemanticRow, SemanticPanel, PreviewStrip, BoundarySetBar,
+     MessageBar],
 )
 def test_every_control_has_a_tooltip(qtbot, kind):
     root = build(kind)
