@@ -91,7 +91,7 @@ def test_a_bad_model_file_is_reported_and_the_edits_are_kept(make_window, qtbot,
     win.open_path(bad)
     wait_frame(qtbot, win)
     msg = win.statusBar().currentMessage()
-    assert msg.startswith("Error:") and "broken.pth" in msg and "truncated or corrupt" in msg
+    assert msg.startswith("Error:") and "broken.pth" in msg and "corrupt or truncated" in msg
     assert win.state.model_path == str(tiny_model.resolve())
     assert win.scene.edits[1].strength == 2.0 and win.panel.row(1).strength == 2.0
     set_row(win, 1, 0.0, (2, 5))  # still editing
