@@ -110,22 +110,11 @@ def check_output(path: str) -> Path:
 
 
 def _cmd_render(argv: list[str]) -> int:
-    import numpy as np
-
-    from strata.assets import default_boundaries_path, default_model_path
-    from strata.engine.core.atomic import atomic_write_bytes
-    from strata.engine.core.boundary import load_boundaries
-    from strata.engine.core.edits import Edit
-    from strata.engine.core.errors import StrataError
-    from strata.engine.core.render import Renderer
-    from strata.engine.core.scene import Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe
-
-    from .resolve import find_model
-
     from strata.engine.core import limits
+    from strata.engine.core.errors import StrataError
 
     args = _render_parser().parse_args(argv)
-    # Every argument is checked before the model loads: a mistake costs nothing.
+    # Every argument is checked before torch and the model load: a mistake costs nothing.
     output = check_output(args.output)
     limits.check_upscale(args.upscale, StrataError, field="--upscale")
     if args.seed is not None:
@@ -136,6 +125,16 @@ def _cmd_render(argv: list[str]) -> int:
         limits.check_class(args.class_index, StrataError, "--class")
     for text in args.edit:
         parse_edit(text)
+
+    from strata.assets import default_boundaries_path, default_model_path
+    from strata.engine.core.atomic import atomic_write_bytes
+    from strata.engine.core.boundary import load_boundaries
+    from strata.engine.core.edits import Edit
+    from strata.engine.core.render import Renderer
+    from strata.engine.core.scene import Code, ModelRef, Scene, load_code_npy, png_bytes_with_recipe, read_recipe
+
+    from .resolve import find_model
+
     renderer = Renderer(args.device)
     if args.recipe:
         scene = read_recipe(args.recipe)
