@@ -465,6 +465,8 @@ class Editor:
             self.last_exact = result
         self._refitting = False
         if self.model is not None and result.model.path == self.model.path:
+            if self._baseline_pending and result.request.scene.same_as(self.scene):
+                self._baseline, self._baseline_pending = self.state, False  # the opened scene, as it shows
             return Reaction(frame=True, first_frame=first)
         notes = self._fit(result.model)
         # Fitting names the model and drops rows that do not fit; a frame is asked for again only

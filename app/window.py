@@ -49,6 +49,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self._before_stamp: int | None = None  # the strip-thread request of the unedited scene
         self._before_for: tuple | None = None  # what the before image shows (see _before_key)
         self.live_preview_seconds = 0.1  # slower exact frames: reduced precision while a slider moves
+        # The last few exact frame times: their least, so that a frame that also loaded the model
+        # does not make a fast model look slow.
+        self._exact_seconds: list[float] = []
         self._settle = QtCore.QTimer(self, singleShot=True, interval=250)  # the hand rests: exact frame
         self._settle.timeout.connect(lambda: self._request())
 
@@ -363,8 +366,7 @@ class MainWindow(QtWidgets.QMainWindow):
         ``live_preview_seconds``), the frames are reduced precision ("fast"); once the hand rests for
         ``settle_ms`` the exact frame is asked for, and it is the one left on screen (latest wins).
         """
-        last = self.editor.last_exact
-        fast = live and last is not None and last.seconds > self.live_preview_seconds
+        fast = live and self._exact_seconds and min(self._exact_seconds) > self.live_preview_seconds
         self.engine.request(self.state.model_path, self.scene, "fast" if fast else "exact")
         if fast:
             self._settle.start()
@@ -592,6 +594,8 @@ class MainWindow(QtWidgets.QMainWindow):
         r: Reaction = self.editor.take_result(result)
         if r.frame:
             last = self.editor.last
+            if last.exact:
+                self._exact_seconds = (self._exact_seconds + [last.seconds])[-3:]
             self.view.set_message("")
             self.view.set_image(last.image)
             self.view.set_overlay("" if last.exact else f"preview ({last.precision})")

@@ -56,6 +56,7 @@ def make_window(qtbot, tmp_path, tiny_model, boundary_dir):
 def wait_frame(qtbot, win, timeout=10_000):
     """Wait until the engine is idle and its last result has reached the window."""
     def done():
+        assert not win._settle.isActive()  # no exact frame still to come after a drag preview
         assert win.engine.worker.idle()
         assert win.editor.last is not None
         assert win.engine._shown == win.engine.latest_stamp  # the newest result reached the window

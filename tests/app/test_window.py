@@ -603,3 +603,16 @@ def test_saving_clears_the_modified_marker_and_names_the_file(make_window, qtbot
     answer_prompt(qtbot, QtWidgets.QMessageBox.StandardButton.Discard)
     assert win.close()
     assert read_recipe(tmp_path / "room.png").edits[1].strength == 2.0  # Discard wrote nothing
+
+
+def test_a_reopened_scene_is_not_marked_modified(make_window, qtbot, tmp_path):
+    win = make_window()
+    set_row(win, 1, 2.0, (2, 5))
+    wait_frame(qtbot, win)
+    assert win.save_png(tmp_path / "a.png")
+    set_row(win, 1, 0.5, (2, 5))
+    wait_frame(qtbot, win)
+    win.open_path(tmp_path / "a.png")  # the same model: no refit
+    wait_frame(qtbot, win)
+    assert win.scene.edits[1].strength == 2.0
+    assert not win.isWindowModified() and win.windowTitle().startswith("a.png[*]")
