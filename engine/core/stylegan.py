@@ -208,6 +208,14 @@ def _blur_kernel(channels: int) -> torch.Tensor:
     return (k / k.sum()).expand(channels, 1, 3, 3).clone()
 
 
+def _upsample_nearest2(x: torch.Tensor) -> torch.Tensor:
+    """Nearest-neighbour up-sampling by 2: the values of ``F.interpolate(x, scale_factor=2)``,
+    written as one strided copy (interpolate's CPU kernel is several times slower on
+    many channels at few pixels, e.g. 23 ms against 3 ms for [1, 512, 32, 32])."""
+    n, c, h, w = x.shape
+    return x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
+
+
 class _UpLayer(nn.Module):
     """Doubles the resolution: nearest x2 + 3x3 conv, or (fused) one transposed
     conv whose 4x4 kernel is the 3x3 kernel summed over four shifts; then blur."""
@@ -232,8 +240,7 @@ class _UpLayer(nn.Module):
             k = k[1:, 1:] + k[:-1, 1:] + k[1:, :-1] + k[:-1, :-1]
             x = F.conv_transpose2d(x, k.permute(2, 3, 0, 1), stride=2, padding=1)
         else:
-            x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = self.conv(x) * self.scale
+            x = self.conv(_upsample_nearest2(x)) * self.scale
         x = F.conv2d(x, self.blur.kernel, padding=1, groups=x.shape[1])
         return self.epilogue(x, w)
 
