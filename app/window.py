@@ -565,8 +565,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(f"Discovery found {count} boundaries: they are the rows now", 8000)
         else:
             self._after_history_move()
-            self.statusBar().showMessage(f"Discovery found {count} boundaries, kept as set \"{name}\" beside "
-                                         "your rows: pick it in Set above the rows, or add its rows", 15000)
+            index = len(self.editor.set_names) - 1
+            self.message_bar.show_message(
+                f"Discovery found {count} boundaries. They are kept as the set \"{name}\" beside your rows, "
+                "which are unchanged: pick a set above the rows, or add its rows to yours.", "Show them",
+                lambda: self._on_set_chosen(index) if self.editor.set_names[index:index + 1] == [name] else None)
         for m in errors + msgs:
             self._warn(m)
 

@@ -62,9 +62,10 @@ class BoundarySetBar(QtWidgets.QWidget):
         layout = QtWidgets.QHBoxLayout(self)
         layout.setContentsMargins(8, 2, 4, 2)
         layout.addWidget(label)
-        layout.addWidget(self.combo, 1)
+        layout.addWidget(self.combo)
         layout.addWidget(self.merge_button)
         layout.addWidget(self.remove_button)
+        layout.addStretch(1)
         self.combo.activated.connect(self._on_activated)
 
     def names(self) -> list[str]:
