@@ -122,7 +122,7 @@ def run_gui(path: str | None = None, *, screenshot: str | None = None, device: s
     if path:
         QtCore.QTimer.singleShot(0, lambda: win.open_path(path))
     elif not screenshot:
-        win.offer_last_scene()
+        win.offer_recovery() or win.offer_last_scene()
     code = app.exec()
     win.close()
     return code

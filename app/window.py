@@ -28,6 +28,7 @@ from strata.widgets.set_bar import BoundarySetBar
 from . import files
 from .editor import Editor, EditorState, Reaction, heat_map, panel_rows
 from .engine_adapter import EngineAdapter
+from .journal import Journal
 
 __all__ = ["MainWindow"]
 
@@ -48,6 +49,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._row_keys: list[tuple] = []  # the boundaries the panel's rows were built for
         self._before_stamp: int | None = None  # the strip-thread request of the unedited scene
         self._before_for: tuple | None = None  # what the before image shows (see _before_key)
+        # Crash recovery: the history is journaled (atomically) once the hand rests after a change.
+        self.journal = Journal()
+        self._journal_failed = False
+        self._journal_timer = QtCore.QTimer(self, singleShot=True, interval=300)
+        self._journal_timer.timeout.connect(self._record_journal)
         self.live_preview_seconds = 0.1  # slower exact frames: reduced precision while a slider moves
         # The last few exact frame times: their least, so that a frame that also loaded the model
         # does not make a fast model look slow.
@@ -358,6 +364,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setWindowModified(self.editor.modified)
         self._request(live)
         self._refresh_before()
+        self._journal_timer.start()
 
     def _request(self, live: bool = False) -> None:
         """Ask for a frame of the present state.
@@ -632,6 +639,47 @@ class MainWindow(QtWidgets.QMainWindow):
         """Something the user must see but need not stop for: the message bar, until dismissed."""
         self.statusBar().showMessage(message.splitlines()[0] if message else "", 8000)
         self.message_bar.show_message(message)
+
+    # ------------------------------------------------------------------ crash recovery
+
+    def _record_journal(self) -> None:
+        """Write the history to this session's journal; an untouched session keeps none."""
+        if not (self.history.can_undo() or self.history.can_redo() or self.editor.modified):
+            self.journal.clear()
+            return
+        try:
+            self.journal.record(self.history)
+        except StrataError as exc:
+            if not self._journal_failed:  # said once: editing goes on without recovery
+                self._journal_failed = True
+                self._warn(f"Crash recovery is off for this session: {exc}")
+
+    def offer_recovery(self) -> bool:
+        """A session that ended without a clean exit (killed, crashed) is offered back; True if one was."""
+        session, problems = self.journal.recover()
+        for problem in problems:
+            self._warn(f"A crashed session could not be read and was removed: {problem}")
+        if session is None:
+            return False
+        import time
+
+        when = time.strftime("%H:%M on %d %b", time.localtime(session.saved_at))
+        self.message_bar.show_message(
+            f"Strata did not close normally at {when}. Restore that editing session "
+            f"({len(session.steps)} step{'s' if len(session.steps) != 1 else ''} of history)?",
+            "Restore", lambda: self.restore_session(session))
+        return True
+
+    def restore_session(self, session) -> None:
+        """Make a journal's history this window's: its present shows, its steps undo and redo."""
+        from .editor import EditorState
+
+        states = [EditorState(step.model_path, step.scene) for step in session.steps]
+        self.editor.history.restore(states, session.position)
+        self.editor.save_path = self.editor.document = None
+        self.journal.discard(session.path)
+        self._after_history_move()
+        self.statusBar().showMessage("Restored the session; Ctrl+Z goes back through its history", 8000)
 
     def _show_error(self, message: str) -> None:
         first = message.splitlines()[0] if message else "unknown error"
@@ -927,6 +975,8 @@ class MainWindow(QtWidgets.QMainWindow):
         QtWidgets.QApplication.instance().removeEventFilter(self)
         self._refresh_strip.cancel()
         self._settle.stop()
+        self._journal_timer.stop()
+        self.journal.clear()  # a clean exit: nothing to recover at the next start
         if self._discover is not None:
             self._discover.shutdown()
         for key, save, _ in self._remembered_layout():

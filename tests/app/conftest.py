@@ -23,8 +23,8 @@ def _no_real_home(tmp_path, monkeypatch):
 
     monkeypatch.setattr(platformdirs, "user_config_dir", lambda *a, **k: str(tmp_path / "home" / "config"))
     monkeypatch.setattr(platformdirs, "user_data_dir", lambda *a, **k: str(tmp_path / "home" / "data"))
+    monkeypatch.setenv("STRATA_STATE_DIR", str(tmp_path / "home" / "state"))  # the crash journal
     monkeypatch.setattr(platformdirs, "user_state_dir", lambda *a, **k: str(tmp_path / "home" / "state"))
-    monkeypatch.delenv("STRATA_STATE_DIR", raising=False)
 
 
 @pytest.fixture
