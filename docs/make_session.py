@@ -2,7 +2,7 @@
 
 Run from the repository root, with Strata installed in ``.venv``::
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_session.py [--out DIR]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python docs/make_session.py [--out DIR] [--docs]
 
 The session, on the bundled model (seed 7): open; edit (drag ``wall_hue``
 to about -3); reset that row; change ``clutter``'s layer range with a
@@ -10,9 +10,11 @@ strength; undo; discover semantics (a real run, N=200, M=8, into a
 temporary folder); undo the discovery; save the scene as a PNG; edit again
 and quit, answering the unsaved-changes prompt with Discard; reopen the
 saved PNG in a new window. Each step's screenshot is ``NN_step.png`` in
-``--out`` (default ``docs/session``); a line per step says what the window
-showed (title, rows, sets, frame). Settings and discoveries go to a
-temporary folder, so the user's own are left alone.
+``--out`` (default: a new temporary folder); a line per step says what the
+window showed (title, rows, sets, edits). ``--docs`` also writes the
+screenshots that docs/editor.md shows to ``docs/session/<step>.png``.
+Settings, discoveries and the crash journal go to a temporary folder, so the
+user's own are left alone.
 """
 
 from __future__ import annotations
@@ -26,13 +28,19 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+DOC_SHOTS = ("edit", "discover_dialog", "discovered_set", "quit_prompt")  # shown in docs/editor.md
+
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "session")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--docs", action="store_true", help="also write the screenshots docs/editor.md shows")
     args = ap.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="strata-session-"))
+    args.out = args.out or tmp / "screenshots"
+    args.out.mkdir(parents=True, exist_ok=True)
+    docs = Path(__file__).resolve().parent / "session"
+    os.environ["STRATA_STATE_DIR"] = str(tmp / "state")
 
     import platformdirs
 
@@ -77,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
         step[0] += 1
         path = args.out / f"{step[0]:02d}_{name}.png"
         widget.grab().save(str(path))
+        if args.docs and name in DOC_SHOTS:
+            docs.mkdir(exist_ok=True)
+            widget.grab().save(str(docs / f"{name}.png"))
         rows = win.panel.row_count()
         active = [f"{e.boundary.name}={e.strength:+.2f}@{e.layers[0]}-{e.layers[1]}" for e in win.scene.edits
                   if e.strength]

@@ -427,6 +427,11 @@ class SemanticRow(QtWidgets.QWidget):
         self._chip.setToolTip(tip)
         self._strength_slider.set_accent(color)
         self._layers_slider.barColor = color.name()
+        # superqt's barColor sets the active window's colour only; while a dialog has the focus the
+        # window is inactive and the bar would fall back to the system blue for every row.
+        style = getattr(getattr(self._layers_slider, "_slider", None), "_style", None)
+        if style is not None and hasattr(style, "brush_inactive"):
+            style.brush_inactive = color.name()
         self._layers_slider.update()
 
     def _clamp_layers(self, layers: tuple[int, int]) -> tuple[int, int]:

@@ -193,3 +193,17 @@ def test_new_row_without_layers_spans_all(qtbot):
     qtbot.addWidget(row)
     assert row.layers == (0, 9) and row.default_layers == (0, 9)
     assert row.level == "unknown"
+
+
+def test_the_layer_bar_keeps_its_level_colour_in_an_inactive_window(qtbot):
+    from PySide6 import QtGui
+
+    from strata.widgets.levels import level_color
+
+    row = SemanticRow("bed", "object", layers=(2, 4), num_layers=8)
+    qtbot.addWidget(row)
+    slider = row._layers_slider._slider
+    opt = slider._styleOption
+    for group in (QtGui.QPalette.ColorGroup.Active, QtGui.QPalette.ColorGroup.Inactive):
+        opt.palette.setCurrentColorGroup(group)
+        assert slider._style.brush(opt).color().name() == level_color("object").name()
