@@ -137,3 +137,74 @@ def test_rejects_read_modes(tmp_path):
     with pytest.raises(ValueError):
         with atomic_open(tmp_path / "x", "rb"):
             pass
+
+
+# ---------------------------------------------------------------- stale temporary files, targets
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_write_killed_with_sigkill_leaves_the_old_file_and_the_next_write_removes_its_temp(existing):
+    import signal
+    import subprocess
+    import sys
+
+    if not hasattr(signal, "SIGKILL"):
+        pytest.skip("SIGKILL is POSIX")
+    child = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\n"
+        "from strata.engine.core.atomic import atomic_open\n"
+        f"with atomic_open({str(existing)!r}) as fh:\n"
+        "    fh.write(b'x' * 4_000_000); fh.flush()\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(600)\n")], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert existing.read_bytes() == OLD
+    assert len(_leftovers(existing.parent)) == 1  # what the kill left
+    atomic_write_bytes(existing, NEW)
+    assert existing.read_bytes() == NEW and _leftovers(existing.parent) == []
+
+
+def test_only_stale_temps_of_strata_s_own_naming_are_removed(tmp_path):
+    import time
+
+    target = tmp_path / "scene.png"
+    dead = tmp_path / f".scene.png.tmp-{_dead_pid()}-0123abcd"
+    alive = tmp_path / f".scene.png.tmp-{os.getpid()}-89abcdef"  # a write in flight in this process
+    old_style = tmp_path / ".scene.png.tmp-deadbeef"
+    fresh_old_style = tmp_path / ".scene.png.tmp-cafebabe"
+    other_target = tmp_path / f".other.png.tmp-{_dead_pid()}-0123abcd"
+    foreign = [tmp_path / ".scene.png.tmp-notours", tmp_path / "scene.png.tmp-1-0123abcd",
+               tmp_path / ".scene.png.swp"]
+    for p in [dead, alive, old_style, fresh_old_style, other_target, *foreign]:
+        p.write_bytes(b"partial")
+    day_ago = time.time() - 2 * 3600
+    os.utime(old_style, (day_ago, day_ago))
+    atomic_write_bytes(target, NEW)
+    left = {p.name for p in tmp_path.iterdir()}
+    assert dead.name not in left and old_style.name not in left
+    assert {alive.name, fresh_old_style.name, other_target.name, *(p.name for p in foreign)} <= left
+    assert atomic.clean_stale_temps(tmp_path) == [other_target]  # start-up: the whole folder
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo"])
+def test_anything_but_a_regular_file_is_never_replaced(tmp_path, kind):
+    target = tmp_path / "out.png"
+    if kind == "folder":
+        target.mkdir()
+    elif hasattr(os, "mkfifo"):
+        os.mkfifo(target)
+    else:
+        pytest.skip("FIFOs are POSIX")
+    with pytest.raises(SaveError, match=f"out.png: it is a {'folder' if kind == 'folder' else 'FIFO'}"):
+        atomic_write_bytes(target, NEW)
+    assert not stat.S_ISREG(os.lstat(target).st_mode) and _leftovers(tmp_path) == []
