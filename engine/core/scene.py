@@ -103,7 +103,7 @@ class Code:
 
     @classmethod
     def from_seed(cls, seed: int) -> Code:
-        return cls("z", int(seed), None)
+        return cls("z", limits.check_seed(seed), None)
 
     def z(self, z_dim: int) -> np.ndarray:
         """The z code (only for ``space == 'z'``) as float32 ``[1, z_dim]``."""
