@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from strata.engine.core.errors import RecipeError
+from strata.engine.core.errors import RecipeError, StrataError
 from strata.engine.core.models import file_fingerprint
 from strata.engine.core.scene import ModelRef
 
@@ -31,7 +31,7 @@ def find_model(ref: ModelRef | None, *, source: str = "recipe", extra: list[Path
             seen.add(key)
             if file_fingerprint(c) == ref.fingerprint:
                 return c
-        except OSError:
+        except (OSError, StrataError):  # unreadable, not a regular file, over the model size limit
             continue
     raise RecipeError(f"{source}: made with model {ref.name or '?'} (sha256 {ref.fingerprint[:12]}...), "
                       f"which is not at {ref.path or 'its recorded path'}; open that model first or pass --model")

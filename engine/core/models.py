@@ -97,7 +97,7 @@ def file_fingerprint(path: str | Path) -> str:
 
 def _sha256(path: str | Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with limits.open_regular(path, "model", ModelLoadError) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
