@@ -289,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"strata: error: {exc}", file=sys.stderr)
         return 1
     except (ValueError, OSError) as exc:
-        print(f"strata: error: {exc}", file=sys.stderr)
+        from strata.engine.core.errors import one_line
+
+        print(f"strata: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
