@@ -146,8 +146,8 @@ def open_regular(path, kind: str, error: type[StrataError]) -> IO[bytes]:
         raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
         check_regular(os.fstat(fd), path, kind, error)
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
+        if getattr(os, "O_NONBLOCK", 0):
+            os.set_blocking(fd, True)  # a regular file: reads as usual from here
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
