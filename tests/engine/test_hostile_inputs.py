@@ -105,6 +105,13 @@ def test_damaged_strata_models(tmp_path, one_thread):
     run_corpus(tmp_path, "strata.pth", path.read_bytes(), lambda p: load_generator(p, "cpu"))
 
 
+def test_damaged_legacy_torch_files(tmp_path, one_thread):
+    """torch's pre-1.6 format declares each storage's size before its bytes: a flipped size must not allocate."""
+    buf = io.BytesIO()
+    torch.save(tiny_generator().state_dict(), buf, _use_new_zipfile_serialization=False)
+    run_corpus(tmp_path, "legacy.pth", buf.getvalue(), lambda p: load_generator(p, "cpu"))
+
+
 ODD_VALUES = [None, "x" * 100_000, -1, 0, 2**40, 1e308, float("nan"), [], {}, [1e9] * 3, True]
 
 
