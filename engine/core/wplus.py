@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from strata.engine.core.incremental import SynthesisCache, run_synthesis
+from strata.engine.core.incremental import SynthesisCache, first_changed_entry, run_synthesis
 
 
 class WPlusMixin:
@@ -77,13 +77,19 @@ class WPlusMixin:
         self.check_wp(wp)
         steps, finish = self.synthesis_plan()
         n = wp.shape[0]
-        chunk = self.cpu_chunk() if cache is None and wp.device.type == "cpu" and not torch.is_grad_enabled() else n
+        # A large batch on a CPU is drawn a few images at a time: its activations then stay in
+        # the processor's caches (the elementwise layers are bound by memory bandwidth; 1.5x on
+        # the bundled model at batch 100) and a strip of 256 px images does not hold seven
+        # images' activations at once. Variants read from a cached single code split the same way.
+        splittable = cache is None or (not update and cache.batch == 1)
+        chunk = self.cpu_chunk() if splittable and wp.device.type == "cpu" and not torch.is_grad_enabled() else n
         if n <= chunk:
             return run_synthesis(self, wp, steps, finish, cache, update=update)
-        # A large batch on a CPU is drawn a few images at a time: its activations then stay in
-        # the caches (the elementwise layers are bound by memory bandwidth; measured 1.5x on
-        # the bundled model at batch 100).
-        return torch.cat([run_synthesis(self, wp[i:i + chunk], steps, finish) for i in range(0, n, chunk)])
+        parts = [run_synthesis(self, wp[i:i + chunk], steps, finish, cache, update=False)
+                 for i in range(0, n, chunk)]
+        if cache is not None:  # where the whole batch started: the earliest of its parts
+            cache.last_start = first_changed_entry(wp, cache._wp)
+        return torch.cat(parts)
 
     def cpu_chunk(self) -> int:
         """How many images a CPU synthesis draws at once: activations of about 4 MB at full resolution."""
