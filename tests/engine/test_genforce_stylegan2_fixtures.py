@@ -185,7 +185,7 @@ def test_truncated_file_is_one_line_naming_it(base, tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelLoadError) as exc:
         load_generator(bad)
-    assert "truncated or corrupt" in _one_line(exc, bad)
+    assert "corrupt or truncated" in _one_line(exc, bad)
 
 
 @pytest.mark.parametrize("key", ["synthesis.layer4.noise_strength", "synthesis.output3.bias",
