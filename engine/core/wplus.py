@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from strata.engine.core.incremental import SynthesisCache, first_changed_entry, run_synthesis
+from strata.engine.core.incremental import SynthesisCache, run_synthesis
 
 
 class WPlusMixin:
@@ -85,10 +85,12 @@ class WPlusMixin:
         chunk = self.cpu_chunk() if splittable and wp.device.type == "cpu" and not torch.is_grad_enabled() else n
         if n <= chunk:
             return run_synthesis(self, wp, steps, finish, cache, update=update)
-        parts = [run_synthesis(self, wp[i:i + chunk], steps, finish, cache, update=False)
-                 for i in range(0, n, chunk)]
+        parts, starts = [], []
+        for i in range(0, n, chunk):
+            parts.append(run_synthesis(self, wp[i:i + chunk], steps, finish, cache, update=False))
+            starts.append(None if cache is None else cache.last_start)
         if cache is not None:  # where the whole batch started: the earliest of its parts
-            cache.last_start = first_changed_entry(wp, cache._wp)
+            cache.last_start = min(starts)
         return torch.cat(parts)
 
     def cpu_chunk(self) -> int:

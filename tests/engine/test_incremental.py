@@ -84,6 +84,14 @@ def test_a_batch_of_variants_reads_a_cached_code(generator, one_thread):
         # Layers before k ran at batch 1, the full synthesis at batch 5: CPU kernels round a
         # batch differently, so the bound is float32 rounding at the image's scale (fixtures' rule).
         assert (got - full).abs().max().item() <= 1e-5 * max(1.0, full.abs().max().item())
+        # Drawn two at a time (as a CPU draws a large model's strip): the same images.
+        g.cpu_chunk = lambda: 2
+        try:
+            split = g.synthesize(batch, cache=cache, update=False)
+        finally:
+            del g.cpu_chunk
+        assert cache.last_start == k
+        assert (split - full).abs().max().item() <= 1e-5 * max(1.0, full.abs().max().item())
         # Reading did not replace the cached code.
         g.synthesize(base, cache=cache)
         assert cache.last_start == g.num_layers
