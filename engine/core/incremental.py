@@ -94,7 +94,10 @@ def synthesis_context(generator, wp: torch.Tensor) -> tuple | None:
             return None
         versions.append((t.data_ptr(), v))
     dev = wp.device.type
-    precision = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else None
+    try:
+        precision = torch.get_autocast_dtype(dev) if torch.is_autocast_enabled(dev) else None
+    except (RuntimeError, ValueError):  # a device type autocast does not know
+        precision = None
     return (id(generator), token, tuple(versions), wp.dtype, wp.device, precision)
 
 
