@@ -113,3 +113,22 @@ def test_auto_picks_cuda_then_mps_then_cpu_and_an_absent_device_is_one_line(monk
     assert resolve_device(None).type == "mps"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_device(None).type == "cuda"
+
+
+def test_seed_class_and_input_transform_redraw_everything_and_match_a_fresh_render(fixtures_dir, one_thread):
+    cond = str(fixtures_dir / "nvidia_pkl/stylegan2_ada_cond_tiny32.pkl")
+    sg3 = str(fixtures_dir / "nvidia_pkl/stylegan3t_tiny32.pkl")
+    cases = [(cond, Scene(code=Code.from_seed(1), psi=0.7, class_index=0), dict(class_index=1)),
+             (cond, Scene(code=Code.from_seed(1), psi=0.7, class_index=0), dict(code=Code.from_seed(2))),
+             (sg3, Scene(code=Code.from_seed(1), psi=0.7), dict(input_transform=(0.1, 0.0, 15.0)))]
+    for path, scene, change in cases:
+        r = Renderer("cpu")
+        assert r(RenderRequest(1, path, scene)).first_layer == 0
+        assert r(RenderRequest(2, path, scene)).first_layer == r.model.generator.num_layers  # nothing changed
+        changed = scene.with_(**change)
+        res = r(RenderRequest(3, path, changed))
+        assert res.ok and res.first_layer == 0
+        assert np.array_equal(res.image, Renderer("cpu")(RenderRequest(4, path, changed)).image)
+        # And back: the first scene's pixels again.
+        back = r(RenderRequest(5, path, scene))
+        assert np.array_equal(back.image, Renderer("cpu")(RenderRequest(6, path, scene)).image)
