@@ -14,8 +14,10 @@ round, the rounds interleaved, medians reported:
   the scene otherwise unchanged (incremental synthesis);
 - strip of seven: the preview strip of the attribute row after its strength
   changed (its own renderer, as in the window);
-- fast path: a full frame at the fast precision (bfloat16 autocast where
-  the CPU has it), and its fidelity: PSNR of fast against exact frames;
+- fast path: a full frame at the fast precision (bfloat16 where the CPU
+  has it: a StyleGAN v1 model's synthesis prepared once in bfloat16, other
+  architectures under autocast), and its fidelity: PSNR of fast against
+  exact frames;
 - the achieved GFLOP/s of a full synthesis (convolution and matmul FLOPs
   counted by torch) against a matrix multiply peak measured in the same run;
 - with ``--drag``: a row on the attribute layers dragged at 60 Hz through

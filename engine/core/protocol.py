@@ -6,6 +6,11 @@ steps by the W+ entry each first reads; ``synthesize(wp, cache=...)`` then
 re-runs only the steps from the first entry that differs from the cached
 code (:mod:`strata.engine.core.incremental`). Callers test for it with
 ``hasattr(g, "synthesis_plan")``; a generator without it synthesizes whole.
+
+Optional: ``reduced_precision(dtype)`` returns an incremental synthesis of
+the same function prepared once in a reduced type (or None), which the
+renderer uses for its fast frames (``hasattr(g, "reduced_precision")``);
+a generator without it draws them under autocast.
 """
 
 from __future__ import annotations

@@ -10,10 +10,13 @@ the first W+ entry the move changed. :class:`RenderWorker`
 tests call it directly.
 
 Precision: ``"exact"`` (float32, the default, what saving, ``strata
-render`` and recipes use) or ``"fast"`` (bfloat16 autocast on a CPU with
-native bfloat16, bfloat16 or float16 autocast on CUDA; exact elsewhere),
-for frames shown while a slider moves. :attr:`RenderResult.precision` says
-which one drew a frame.
+render`` and recipes use) or ``"fast"`` (bfloat16 on a CPU with native
+bfloat16, bfloat16 or float16 on CUDA; exact elsewhere), for frames shown
+while a slider moves. A generator that offers ``reduced_precision(dtype)``
+(StyleGAN v1) draws fast frames with a copy of its synthesis prepared once
+in that type (weights cast and folded, activations in that type), kept by
+the renderer until the weights change; the others run under autocast.
+:attr:`RenderResult.precision` says which precision drew a frame.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import torch
 from strata.engine.core.device import describe, keep_freed_memory, resolve_device
 from strata.engine.core.edits import apply_edits
 from strata.engine.core.errors import StrataError
-from strata.engine.core.incremental import SynthesisCache
+from strata.engine.core.incremental import SynthesisCache, synthesis_context
 from strata.engine.core.model_cache import load_shared, private_view
 from strata.engine.core.models import LoadedModel
 from strata.engine.core.scene import Scene, code_mismatch
@@ -153,6 +156,7 @@ class Renderer:
         self._w: torch.Tensor | None = None
         self._cache_bytes = cache_bytes
         self._caches: dict[str, SynthesisCache] = {}
+        self._reduced: tuple | None = None  # (generator context, precision, its reduced-precision view)
         self.mapping_runs = 0  # counted for tests: slider moves must not re-map
         self.last_precision = "exact"
         self.last_first_layer: int | None = None
@@ -171,6 +175,7 @@ class Renderer:
     def clear_caches(self) -> None:
         """Drop the mapped code and every kept activation (the model stays loaded)."""
         self._w_key = self._w = None
+        self._reduced = None
         for c in self._caches.values():
             c.clear()
 
@@ -248,14 +253,33 @@ class Renderer:
         g = self._model.generator
         name = _precision_name(precision, self.device)
         cache = self.cache(name) if hasattr(g, "synthesis_plan") else None
+        reduced = None if name == "exact" else self._reduced_view(g, name, wp)
         if name == "exact":
             out = g.synthesize(wp, cache=cache, update=update) if cache is not None else g.synthesize(wp)
+        elif reduced is not None:
+            out = reduced.synthesize(wp, cache=cache, update=update)
         else:
             with torch.autocast(self.device.type, dtype=getattr(torch, name)):
                 out = g.synthesize(wp, cache=cache, update=update) if cache is not None else g.synthesize(wp)
         self.last_precision = name
         self.last_first_layer = cache.last_start if cache is not None else 0
         return out
+
+    def _reduced_view(self, g, name: str, wp: torch.Tensor):
+        """The generator's synthesis prepared once in the fast precision ``name`` (weights cast
+        and folded ahead, activations in that type; ``reduced_precision``), or None where the
+        generator has none: then autocast. Built again, and that precision's activations
+        dropped, whenever anything the generator's synthesis depends on changed."""
+        if not hasattr(g, "reduced_precision"):
+            return None
+        key = synthesis_context(g, wp)
+        if key is None:  # nothing cacheable (fresh noise): no prepared copy either
+            self._reduced = None
+            return None
+        if self._reduced is None or self._reduced[0] != key or self._reduced[1] != name:
+            self.cache(name).clear()
+            self._reduced = (key, name, g.reduced_precision(getattr(torch, name)))
+        return self._reduced[2]
 
     def render_scene(self, scene: Scene, model_path: str | Path | None = None, *,
                      precision: str = "exact") -> tuple[np.ndarray, np.ndarray]:

@@ -412,6 +412,111 @@ class StyleGANGenerator(WPlusMixin, nn.Module):
         return steps, finish
 
 
+    def reduced_precision(self, dtype: torch.dtype) -> _ReducedSynthesis | None:
+        """This generator's synthesis with its weights prepared once in ``dtype`` (bfloat16 or
+        float16), for frames that need not be exact; None where it has no such form (noise drawn
+        afresh, a level of detail above 0). A copy: build it again after the weights change."""
+        if self.synthesis_token() is None or float(self.synthesis.lod) > 0:
+            return None
+        return _ReducedSynthesis(self, dtype)
+
+
+class _ReducedSynthesis(WPlusMixin, nn.Module):
+    """StyleGAN v1 synthesis run end to end in a reduced precision (the renderer's fast frames).
+
+    The same function as :class:`_Synthesis` at level of detail 0, rearranged for speed where
+    float32 exactness is not asked for; every constant is prepared once, not per frame:
+
+    - each convolution's weight is multiplied by its run-time scale and cast to ``dtype``;
+    - a nearest-x2 up-sampling followed by a 3x3 convolution is one stride-2 transposed
+      convolution with a 4x4 kernel (the 3x3 kernel summed over four shifts, as the fused
+      layers store it): 4 instead of 9 multiplications per output, used from 64 px up, where
+      it is faster here;
+    - the fixed noise times its weight plus the bias is one per-layer tensor (one addition);
+    - instance normalization and the style modulation are one ``group_norm`` with the styles
+      as its scale and shift (one group per channel and image), which computes the statistics
+      in float32.
+
+    Activations stay in ``dtype``; the styles (a matrix product per layer) are float32, and the
+    image is returned as float32. Weights, noise and level of detail are read when it is built.
+    """
+
+    _TRANSPOSED_FROM = 64  # output resolution from which an up-sampling layer runs as a transposed conv
+
+    def __init__(self, g: StyleGANGenerator, dtype: torch.dtype):
+        super().__init__()
+        self.config = g.config
+        self.dtype = dtype
+        self._token = g.synthesis_token()
+        syn = g.synthesis
+        self.kinds: list[str] = []
+        self.channels: list[int] = []
+        # Built outside inference mode, whatever the caller's: the synthesis cache keys on version counters.
+        with torch.inference_mode(False), torch.no_grad():
+            self.register_buffer("w_avg", g.w_avg.detach().clone())
+            for i in range(2 * syn.num_blocks):
+                m = getattr(syn, f"layer{i}")
+                if i == 0:
+                    kind, weight = "const", m.const
+                elif isinstance(m, _UpLayer):
+                    res = _INIT_RES * 2 ** (i // 2)
+                    if m.fused or res >= self._TRANSPOSED_FROM:
+                        # [3, 3, Cin, Cout]; a conv2d kernel [Cout, Cin, 3, 3] flipped, as a transposed conv reads it
+                        w3 = m.weight if m.fused else m.conv.weight.flip(2, 3).permute(2, 3, 1, 0)
+                        k = F.pad(w3 * m.scale, (0, 0, 0, 0, 1, 1, 1, 1))
+                        k = k[1:, 1:] + k[:-1, 1:] + k[1:, :-1] + k[:-1, :-1]
+                        kind, weight = "transposed", k.permute(2, 3, 0, 1)
+                    else:
+                        kind, weight = "up", m.conv.weight * m.scale
+                    self.register_buffer(f"blur{i}", m.blur.kernel.to(dtype))
+                else:
+                    kind, weight = "conv", m.conv.weight * m.scale
+                self.register_buffer(f"weight{i}", weight.detach().to(dtype).contiguous())
+                ep = m.epilogue
+                noise = ep.apply_noise.noise * ep.apply_noise.weight.view(1, -1, 1, 1)
+                self.register_buffer(f"noise_bias{i}", (noise + ep.bias.view(1, -1, 1, 1)).to(dtype))
+                dense = ep.style_mod.dense
+                self.register_buffer(f"style_weight{i}", (dense.fc.weight * dense.wscale.scale).t().contiguous())
+                self.register_buffer(f"style_bias{i}", dense.wscale.bias * dense.wscale.lr_mul)
+                self.kinds.append(kind)
+                self.channels.append(ep.style_mod.channels)
+            rgb = getattr(syn, f"output{syn.num_blocks - 1}")
+            self.register_buffer("rgb_weight", (rgb.conv.weight * rgb.scale).to(dtype))
+            self.register_buffer("rgb_bias", rgb.bias.detach().view(1, -1, 1, 1).clone())
+
+    def synthesis_token(self) -> tuple | None:
+        return self._token
+
+    def _layer(self, i: int, x: torch.Tensor | None, w: torch.Tensor) -> torch.Tensor:
+        kind, weight = self.kinds[i], getattr(self, f"weight{i}")
+        if kind == "const":
+            x = weight.expand(w.shape[0], -1, -1, -1) + getattr(self, f"noise_bias{i}")
+        else:
+            if kind == "transposed":
+                x = F.conv_transpose2d(x, weight, stride=2, padding=1)
+            elif kind == "up":
+                x = F.conv2d(_upsample_nearest2(x), weight, padding=1)
+            else:
+                x = F.conv2d(x, weight, padding=1)
+            if kind != "conv":
+                x = F.conv2d(x, getattr(self, f"blur{i}"), padding=1, groups=x.shape[1])
+            x.add_(getattr(self, f"noise_bias{i}"))  # x is this layer's own tensor
+        x = F.leaky_relu_(x, 0.2)
+        sw = getattr(self, f"style_weight{i}")
+        style = torch.addmm(getattr(self, f"style_bias{i}"), w.to(sw.dtype), sw).to(x.dtype)
+        n, c, h, wd = x.shape
+        scale, shift = (style[:, :c] + 1).reshape(-1), style[:, c:].reshape(-1)
+        return F.group_norm(x.reshape(1, n * c, h, wd), n * c, scale, shift, 1e-8).view(n, c, h, wd)
+
+    def synthesis_plan(self) -> tuple[list[Step], Callable]:
+        steps = [Step(i, lambda state, wp, i=i: self._layer(i, state, wp[:, i])) for i in range(len(self.kinds))]
+
+        def finish(x):
+            return F.conv2d(x, self.rgb_weight).float() + self.rgb_bias
+
+        return steps, finish
+
+
 
 # --------------------------------------------------------------------------- inference
 
