@@ -513,6 +513,8 @@ def test_opening_the_preview_strip_hides_no_row(qtbot, tmp_path):
     assert len(before) >= 14
     QTest.mouseClick(win.panel.row(0)._name_label, QtCore.Qt.LeftButton)
     qtbot.waitUntil(lambda: len(win.strip.images()) == 7, timeout=10_000)
+    # Widgets added to a shown layout are shown on the next turn of the event loop.
+    qtbot.waitUntil(lambda: all(win.strip.thumb(i).isVisible() for i in range(7)), timeout=5000)
     assert rows_in_view() == before
     strip_rect = QtCore.QRect(win.strip.mapTo(win, QtCore.QPoint(0, 0)), win.strip.size())
     for i in range(7):
