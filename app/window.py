@@ -1,5 +1,10 @@
 """The main window: wires the widgets to the editor and the engine adapter, and nothing more.
 
+Its parts that are not wiring are mixins of their own modules: opening and
+saving (``window_files``), the preview strip and the before image
+(``window_preview``), crash recovery and the unsaved-changes prompt
+(``window_session``), and Help (``window_help``).
+
 The editing rules live in :class:`~strata.app.editor.Editor` (no Qt): every
 user change becomes a call there, then the window pushes the present state
 into the widgets (signals blocked) and asks the engine for a frame; the
@@ -15,12 +20,10 @@ import qtawesome as qta
 from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import qdebounced, signals_blocked
 
-from strata.engine.core.atomic import atomic_write_bytes
 from strata.engine.core.boundary import Boundary, load_boundaries
 from strata.engine.core.errors import StrataError
 from strata.engine.core.render import RenderResult
-from strata.engine.core.scene import png_bytes_with_recipe, save_wp_npy, write_recipe_json
-from strata.engine.core.strip import DEFAULT_STRENGTHS, StripResult, save_strip
+from strata.engine.core.strip import StripResult
 from strata.widgets import PreviewStrip, SceneView, SeedBox, SemanticPanel, TransformBox, TruncationBox
 from strata.widgets.message_bar import MessageBar
 from strata.widgets.set_bar import BoundarySetBar
@@ -29,11 +32,15 @@ from . import files
 from .editor import Editor, EditorState, Reaction, heat_map, panel_rows
 from .engine_adapter import EngineAdapter
 from .journal import Journal
+from .window_files import FilesMixin
+from .window_help import HelpMixin
+from .window_preview import PreviewMixin
+from .window_session import SessionMixin
 
 __all__ = ["MainWindow"]
 
 
-class MainWindow(QtWidgets.QMainWindow):
+class MainWindow(FilesMixin, PreviewMixin, SessionMixin, HelpMixin, QtWidgets.QMainWindow):
     firstFrame = QtCore.Signal()
 
     def __init__(self, model_path: str | Path, boundaries: list[Boundary] | None = None, *,
@@ -244,103 +251,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self._sync_undo_actions()
         self._tooltips_with_shortcuts()
 
-    def _tooltips_with_shortcuts(self) -> None:
-        """Every menu action's tooltip says what it does and its keys, as the shortcut sheet lists them."""
-        for a in self._menu_actions():
-            keys = " or ".join(k.toString(QtGui.QKeySequence.NativeText) for k in a.shortcuts())
-            text = a.text().split("\t")[0].replace("&", "").rstrip("…")
-            tip = a.toolTip() if a.toolTip() and a.toolTip() != a.text().replace("&", "") else text
-            if keys and keys not in tip:
-                tip = f"{tip} ({keys})"
-            a.setToolTip(tip)
-        for menu in self.menuBar().findChildren(QtWidgets.QMenu):
-            menu.setToolTipsVisible(True)
-
-    def _menu_actions(self) -> list[QtGui.QAction]:
-        out = []
-
-        def walk(menu: QtWidgets.QMenu) -> None:
-            for a in menu.actions():
-                if a.menu() is not None:
-                    walk(a.menu())
-                elif not a.isSeparator():
-                    out.append(a)
-        for top in self.menuBar().actions():
-            if top.menu() is not None:
-                walk(top.menu())
-        return out
-
-    def shortcut_sheet(self) -> list[tuple[str, str]]:
-        """(what, keys) for every key the window answers: menu shortcuts, then keys of the view and panel."""
-        rows = []
-        for a in self._menu_actions():
-            keys = " or ".join(k.toString(QtGui.QKeySequence.NativeText) for k in a.shortcuts())
-            if keys:
-                rows.append((a.text().split("\t")[0].replace("&", "").rstrip("…"), keys))
-        rows += [("Zoom around the cursor", "Mouse wheel over the scene"),
-                 ("Pan the zoomed scene", "Drag it"),
-                 ("Show the unedited scene", "Hold \\"),
-                 ("Move through the rows", "Up / Down"),
-                 ("Change the selected row's strength", "Left / Right (Shift: by 1.0)"),
-                 ("Strength or field value", "Type, then Enter; Ctrl+Z while typing undoes the typing")]
-        return rows
-
-    def show_shortcuts(self) -> None:
-        dlg = QtWidgets.QDialog(self)
-        dlg.setWindowTitle("Keyboard shortcuts")
-        dlg.setObjectName("shortcutSheet")
-        table = QtWidgets.QTableWidget(0, 2, dlg)
-        table.setHorizontalHeaderLabels(["Action", "Keys"])
-        table.verticalHeader().hide()
-        table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
-        for what, keys in self.shortcut_sheet():
-            r = table.rowCount()
-            table.insertRow(r)
-            table.setItem(r, 0, QtWidgets.QTableWidgetItem(what))
-            table.setItem(r, 1, QtWidgets.QTableWidgetItem(keys))
-        table.resizeColumnsToContents()
-        table.horizontalHeader().setStretchLastSection(True)
-        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.Close)
-        buttons.rejected.connect(dlg.reject)
-        lay = QtWidgets.QVBoxLayout(dlg)
-        lay.addWidget(table)
-        lay.addWidget(buttons)
-        dlg.resize(560, min(640, 60 + 30 * table.rowCount()))
-        dlg.setAttribute(QtCore.Qt.WA_DeleteOnClose)
-        dlg.show()
-        self._shortcut_dialog = dlg
-
-    def about_text(self) -> str:
-        from strata.engine import __version__
-
-        info = self.editor.model
-        model = f"{info.name} ({info.resolution}×{info.resolution}, {info.num_layers} layers)" if info else "none"
-        device = info.device if info else "—"
-        return (f"<h3>Strata {__version__}</h3>"
-                "<p>An editor for scenes synthesized by style-based GANs, after <i>Semantic Hierarchy Emerges "
-                "in Deep Generative Representations for Scene Synthesis</i> (Yang, Shen, Zhou).</p>"
-                f"<p>Model: {model}<br>Device: {device}<br>Qt {QtCore.qVersion()}</p>"
-                "<p>Licence: MIT.</p>")
-
-    def show_about(self) -> None:
-        QtWidgets.QMessageBox.about(self, "About Strata", self.about_text())
-
-    def docs_url(self) -> QtCore.QUrl:
-        """The documentation: docs/ beside the sources where they are there, else the README's home."""
-        here = Path(__file__).resolve().parents[1] / "docs"
-        if here.is_dir():
-            return QtCore.QUrl.fromLocalFile(str(here))
-        return QtCore.QUrl("https://pypi.org/project/scene-strata/")
-
-    def open_docs(self) -> None:
-        QtGui.QDesktopServices.openUrl(self.docs_url())
-
-    def _show_strip(self, shown: bool) -> None:
-        self.strip.setVisible(shown)
-        self.settings.setValue("window/strip", shown)
-        if shown:
-            self._request_strip()
-
     # ------------------------------------------------------------------ state
 
     @property
@@ -380,94 +290,6 @@ class MainWindow(QtWidgets.QMainWindow):
         else:
             self._settle.stop()
         self._refresh_strip()
-
-    # ------------------------------------------------------------------ image: copy, compare
-
-    def copy_recipe(self) -> None:
-        """The present scene's recipe (JSON) on the clipboard: paste it into a file and open it."""
-        import json
-
-        QtWidgets.QApplication.clipboard().setText(json.dumps(self.editor.recipe_scene().to_dict(), indent=1))
-        self.statusBar().showMessage("Copied the scene's recipe (JSON)", 3000)
-
-    def _before_key(self) -> tuple:
-        """What the unedited scene depends on (not the rows)."""
-        scene = self.scene
-        return (self.state.model_path, scene.code.key(), scene.psi, scene.class_index, scene.input_transform)
-
-    def _refresh_before(self) -> None:
-        """A before image of another seed, model or truncation is stale: drop it, or redo it while comparing."""
-        if self._before_for == self._before_key():
-            return
-        self.view.set_before(None)
-        self._before_for = None
-        if self.view.is_comparing():
-            self._request_before()
-
-    def _request_before(self) -> None:
-        """Render the scene without its edits for the before/after view (asked for only when comparing).
-
-        It goes through the strip's thread (a one-strength strip of a row at 0 with no other edits is
-        exactly the unedited scene), so it never delays a frame of the scene itself.
-        """
-        scene = self.scene
-        if self._before_for == self._before_key() and self.view.before() is not None:
-            return  # still the unedited scene of this seed, model and truncation
-        self._before_for = self._before_key()
-        if not scene.edits:  # no rows: the scene on screen is the unedited one
-            self.view.set_before(self.view.image())
-            return
-        plain = scene.with_edit(0, strength=0.0)
-        plain = plain.with_(edits=plain.edits[:1])
-        self._before_stamp = self.engine.request_strip(self.state.model_path, plain, 0, (0.0,))
-
-    # ------------------------------------------------------------------ preview strip
-
-    def _request_strip(self) -> None:
-        if not self.strip.isVisibleTo(self):
-            return  # folded away: no work for a strip nobody sees
-        row = self.panel.selected_row()
-        if row is None or row >= len(self.scene.edits) or self.editor.model is None:
-            return
-        self.strip.set_title(f"Preview: {self.scene.edits[row].boundary.name} at strengths "
-                             f"{DEFAULT_STRENGTHS[0]:+g} … {DEFAULT_STRENGTHS[-1]:+g}")
-        self.engine.request_strip(self.state.model_path, self.scene, row, DEFAULT_STRENGTHS)
-
-    def _on_strip(self, result: StripResult) -> None:
-        if result.request.stamp == self._before_stamp:
-            self._before_stamp = None
-            if not result.error:
-                self.view.set_before(result.images[0])
-            return
-        if result.error:
-            self.statusBar().showMessage(f"Preview failed: {result.error.splitlines()[0]}", 8000)
-            return
-        self._strip_result = result
-        self.strip.set_images(list(result.images), result.request.strengths)
-        row = result.request.row
-        if row < len(self.scene.edits):
-            self.strip.set_current(self.scene.edits[row].strength)
-
-    def _on_strip_pick(self, strength: float) -> None:
-        row = self.panel.selected_row()
-        if row is not None and self.editor.pick_strength(row, strength):
-            self._changed()
-            self._sync_widgets()
-            self.strip.set_current(strength)
-
-    def export_strip(self, path: str | Path) -> bool:
-        res = self._strip_result
-        if res is None:
-            self._show_error("no preview strip yet: select a row first")
-            return False
-        return self._write(lambda: save_strip(res.images, res.request.strengths, path), f"Exported {path}")
-
-    def export_strip_dialog(self, kind: str = "png") -> None:
-        filt = "Animated GIF (*.gif)" if kind == "gif" else "PNG image (*.png)"
-        path = self._ask_save_path("Export preview strip", filt, "." + kind,
-                                   files.suggested_name(self.scene, "strip_" + kind, row=self.panel.selected_row()))
-        if path:
-            self.export_strip(path)
 
     def _sync_undo_actions(self) -> None:
         self.undo_action.setEnabled(self.history.can_undo())
@@ -640,47 +462,6 @@ class MainWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(message.splitlines()[0] if message else "", 8000)
         self.message_bar.show_message(message)
 
-    # ------------------------------------------------------------------ crash recovery
-
-    def _record_journal(self) -> None:
-        """Write the history to this session's journal; an untouched session keeps none."""
-        if not (self.history.can_undo() or self.history.can_redo() or self.editor.modified):
-            self.journal.clear()
-            return
-        try:
-            self.journal.record(self.history)
-        except StrataError as exc:
-            if not self._journal_failed:  # said once: editing goes on without recovery
-                self._journal_failed = True
-                self._warn(f"Crash recovery is off for this session: {exc}")
-
-    def offer_recovery(self) -> bool:
-        """A session that ended without a clean exit (killed, crashed) is offered back; True if one was."""
-        session, problems = self.journal.recover()
-        for problem in problems:
-            self._warn(f"A crashed session could not be read and was removed: {problem}")
-        if session is None:
-            return False
-        import time
-
-        when = time.strftime("%H:%M on %d %b", time.localtime(session.saved_at))
-        self.message_bar.show_message(
-            f"Strata did not close normally at {when}. Restore that editing session "
-            f"({len(session.steps)} step{'s' if len(session.steps) != 1 else ''} of history)?",
-            "Restore", lambda: self.restore_session(session))
-        return True
-
-    def restore_session(self, session) -> None:
-        """Make a journal's history this window's: its present shows, its steps undo and redo."""
-        from .editor import EditorState
-
-        states = [EditorState(step.model_path, step.scene) for step in session.steps]
-        self.editor.history.restore(states, session.position)
-        self.editor.save_path = self.editor.document = None
-        self.journal.discard(session.path)
-        self._after_history_move()
-        self.statusBar().showMessage("Restored the session; Ctrl+Z goes back through its history", 8000)
-
     def _show_error(self, message: str) -> None:
         first = message.splitlines()[0] if message else "unknown error"
         self.statusBar().showMessage(f"Error: {first}", 15000)
@@ -688,223 +469,13 @@ class MainWindow(QtWidgets.QMainWindow):
         if not getattr(self, "quiet_errors", False):
             QtWidgets.QMessageBox.warning(self, "Strata", message)
 
-    # ------------------------------------------------------------------ opening
-
-    def open_path(self, path: str | Path) -> None:
-        """Open a model, a saved scene (PNG or JSON), boundaries (file or folder) or a code."""
-        path = Path(path)
-        try:
-            kind = files.kind_of(path, code_shape=self.editor.code_shape())
-            {"model": self._open_model, "recipe": self._open_recipe, "boundaries": self._open_boundaries,
-             "code": self._import_code}[kind](path)
-        except StrataError as exc:
-            self._show_error(str(exc))
-            return
-        self._add_recent(path)
-
-    def _open_model(self, path: Path) -> None:
-        self.editor.open_model(path)
-        self._changed()
-        if self.view.image() is None:
-            self.view.set_message("Loading model…")
-        self.statusBar().showMessage(f"Opening {path.name}…", 4000)
-
-    def _open_recipe(self, path: Path) -> None:
-        self.editor.open_recipe(path)
-        self.settings.setValue("paths/last_scene", str(Path(path).resolve()))
-        self._changed()
-        self._sync_widgets()
-        self._update_title()
-
-    def _open_boundaries(self, path: Path) -> None:
-        added, notes = self.editor.open_boundaries(path)
-        for note in notes:
-            self._warn(note)
-        if added is None:
-            return  # they wait for the model to load
-        self._changed()
-        self._rebuild_rows()
-        self.statusBar().showMessage(f"Loaded {added} boundary(ies) from {path.name}", 5000)
-
-    def _import_code(self, path: Path) -> None:
-        code = self.editor.read_code(path)
-        if self.editor.code_is_ambiguous(code):
-            space = self._ask_code_space(path)
-            if space is None:
-                return
-            code = self.editor.read_code(path, space=space)
-        if self.editor.set_code(code):
-            self._changed()
-        self.statusBar().showMessage(f"Imported {code.describe()} from {path.name}", 5000)
-
-    def _ask_code_space(self, path: Path) -> str | None:
-        box = QtWidgets.QMessageBox(self)
-        box.setWindowTitle("Import code")
-        box.setText(f"{path.name} fits this model both as z and as w.")
-        box.setInformativeText("z: a latent drawn from N(0, I), mapped and truncated like a seed.\n"
-                               "w: a code already in W (for example from an inversion), used as given.")
-        as_z = box.addButton("Read as z", QtWidgets.QMessageBox.AcceptRole)
-        as_w = box.addButton("Read as w", QtWidgets.QMessageBox.AcceptRole)
-        box.addButton(QtWidgets.QMessageBox.Cancel)
-        box.setDefaultButton(as_z)
-        box.exec()
-        return {as_z: "z", as_w: "w"}.get(box.clickedButton())
-
-    def open_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(
-            self, "Open", self._last_dir(),
-            "Everything Strata opens (*.pth *.pt *.pkl *.png *.json *.npy *.npz);;Models (*.pth *.pt *.pkl);;"
-            "Saved scenes (*.png *.json);;Boundaries (*.npy *.npz)")
-        if path:
-            self.open_path(path)
-
-    def open_boundary_folder_dialog(self) -> None:
-        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open boundary folder", self._last_dir())
-        if path:
-            self.open_path(path)
-
-    def import_code_dialog(self) -> None:
-        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Import code", self._last_dir(), "NumPy code (*.npy)")
-        if path:
-            try:
-                self._import_code(Path(path))
-            except StrataError as exc:
-                self._show_error(str(exc))
-
-    # ------------------------------------------------------------------ saving
-
-    def save(self) -> bool:
-        if self.editor.save_path is None:
-            return self.save_as()
-        return self.save_png(self.editor.save_path)
-
-    def save_as(self, upscale: int = 1) -> bool:
-        path = self._ask_save_path("Save scene as PNG", "PNG image (*.png)", ".png", files.suggested_name(self.scene, "png"))
-        if path is None:
-            return False
-        ok = self.save_png(path, upscale=upscale)
-        if ok and upscale == 1:
-            self.editor.save_path = path
-        return ok
-
-    def save_png(self, path: Path, *, upscale: int = 1) -> bool:
-        """Write the frame on screen with the recipe that made it (not the newest, unrendered edit).
-
-        While a drag preview (reduced precision) is on screen, the exact frame is rendered first.
-        """
-        self._flush_exact()
-        frame = self.editor.frame_to_save()
-        if frame is None:
-            self._show_error("nothing to save yet: no frame has rendered")
-            return False
-        if not self._write(lambda: atomic_write_bytes(Path(path), png_bytes_with_recipe(*frame, upscale=upscale)),
-                           f"Saved {path}"):
-            return False
-        if upscale == 1 and frame[1].same_as(self.editor.recipe_scene()):
-            self.editor.mark_saved(path)  # the file holds the present state: nothing is left unsaved
-            self._update_title()
-        self.settings.setValue("paths/last_scene", str(Path(path).resolve()))
-        self._add_recent(Path(path))
-        return True
-
-    def _flush_exact(self, timeout: float = 60.0) -> None:
-        """Render the present state exactly and take the result now (a save must not write a preview)."""
-        if not self.editor.needs_exact_frame():
-            return
-        self._settle.stop()
-        self.engine.request(self.state.model_path, self.scene, "exact")
-        self.engine.worker.wait_until_idle(timeout)
-        QtCore.QCoreApplication.sendPostedEvents()  # the result's queued signal reaches _on_result
-
-    def save_recipe_dialog(self) -> None:
-        path = self._ask_save_path("Save recipe", "Recipe (*.json)", ".json", files.suggested_name(self.scene, "json"))
-        if path:
-            scene = self.editor.recipe_scene()
-            if self._write(lambda: write_recipe_json(scene, path), f"Saved {path}"):
-                self.editor.mark_saved(path)
-                self._update_title()
-                self.settings.setValue("paths/last_scene", str(Path(path).resolve()))
-
-    def export_wp(self, path: str | Path) -> bool:
-        """Write the edited code of the frame on screen."""
-        last = self.editor.last_exact
-        if last is None:
-            self._show_error("nothing to export yet: no frame has rendered")
-            return False
-        return self._write(lambda: save_wp_npy(last.wp, path), f"Exported wp {list(last.wp.shape)} to {path}")
-
-    def _write(self, write, done: str) -> bool:
-        """Run ``write``; say ``done`` in the status bar, or what went wrong (the old file is kept)."""
-        try:
-            write()
-        except StrataError as exc:
-            self._show_error(str(exc))
-            return False
-        self.statusBar().showMessage(done, 5000)
-        return True
-
-    def export_wp_dialog(self) -> None:
-        path = self._ask_save_path("Export wp code", "NumPy (*.npy)", ".npy", files.suggested_name(self.scene, "wp"))
-        if path:
-            self.export_wp(path)
-
-    def _ask_save_path(self, title: str, file_filter: str, suffix: str, name: str) -> Path | None:
-        """A path from the save dialog (offering ``name``), ending in ``suffix``; None when cancelled."""
-        start = str(Path(self._last_dir()) / name)
-        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, title, start, file_filter)
-        if not path:
-            return None
-        return Path(path if path.lower().endswith(suffix) else path + suffix)
-
-    # ------------------------------------------------------------------ recent files, title, window
-
-    def _last_dir(self) -> str:
-        return str(self.settings.value("paths/last_dir", str(Path.home())))
-
-    def offer_last_scene(self) -> bool:
-        """Started with nothing to open: offer the scene last opened or saved, if it is still there."""
-        last = self.settings.value("paths/last_scene")
-        if not last or not Path(str(last)).is_file():
-            return False
-        path = Path(str(last))
-        self.message_bar.show_message(f"Pick up where you left off: {path.name}", "Reopen",
-                                      lambda: self.open_path(path))
-        self.message_bar.setToolTip(str(path))
-        return True
-
-    def recent_files(self) -> list[str]:
-        return files.recent_list(self.settings.value("paths/recent", []))
-
-    def _add_recent(self, path: Path) -> None:
-        recent = files.with_recent(self.recent_files(), path)
-        self.settings.setValue("paths/recent", recent)
-        self.settings.setValue("paths/last_dir", str(Path(recent[0]).parent))
-        self._refresh_recent()
-
-    def _refresh_recent(self) -> None:
-        self.recent_menu.clear()
-        for r in self.recent_files():
-            a = self.recent_menu.addAction(r)
-            a.triggered.connect(lambda checked=False, r=r: self.open_path(r))
-        self.recent_menu.setEnabled(bool(self.recent_files()))
+    # ------------------------------------------------------------------ title, discovery, window
 
     def _update_title(self) -> None:
         from strata import assets
         self.setWindowTitle(self.editor.title(default_title=self._model_title,
                                               default_path=str(assets.default_model_path().resolve())))
         self.setWindowModified(self.editor.modified)
-
-    def dragEnterEvent(self, event: QtGui.QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QtGui.QDropEvent) -> None:
-        for url in event.mimeData().urls():
-            if url.isLocalFile():
-                self.open_path(url.toLocalFile())
-        event.acceptProposedAction()
-
-    # ------------------------------------------------------------------ discovery
 
     def discover_dialog(self) -> None:
         """Run the HiGAN pipeline on the current model in the background; load its boundaries."""
@@ -949,21 +520,6 @@ class MainWindow(QtWidgets.QMainWindow):
                 ev.ignore()  # not the field's: the window's Undo / Redo actions take it
                 return True
         return super().eventFilter(obj, ev)
-
-    def ask_unsaved(self) -> QtWidgets.QMessageBox.StandardButton:
-        """Save / Discard / Cancel for unsaved changes (a method, so that scripts can answer it)."""
-        box = QtWidgets.QMessageBox(self)
-        box.setIcon(QtWidgets.QMessageBox.Icon.Warning)
-        box.setWindowTitle("Strata")
-        name = self.editor.document.name if self.editor.document is not None else "this scene"
-        box.setText(f"Save the changes to {name} before closing?")
-        box.setInformativeText("Your edits are lost if you don't save them.")
-        box.setStandardButtons(QtWidgets.QMessageBox.StandardButton.Save
-                               | QtWidgets.QMessageBox.StandardButton.Discard
-                               | QtWidgets.QMessageBox.StandardButton.Cancel)
-        box.setDefaultButton(QtWidgets.QMessageBox.StandardButton.Save)
-        box.setObjectName("unsavedPrompt")
-        return QtWidgets.QMessageBox.StandardButton(box.exec())
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         if self.editor.modified and not getattr(self, "discard_on_close", False):
