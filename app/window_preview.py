@@ -7,11 +7,12 @@ so neither delays a frame of the scene itself.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PySide6 import QtWidgets
 
+from strata.engine.core.errors import StrataError
+from strata.engine.core.scene import recipe_json
 from strata.engine.core.strip import DEFAULT_STRENGTHS, StripResult, save_strip
 
 from . import files
@@ -24,7 +25,12 @@ class PreviewMixin:
 
     def copy_recipe(self) -> None:
         """The present scene's recipe (JSON) on the clipboard: paste it into a file and open it."""
-        QtWidgets.QApplication.clipboard().setText(json.dumps(self.editor.recipe_scene().to_dict(), indent=1))
+        try:
+            text = recipe_json(self.editor.recipe_scene())
+        except StrataError as exc:
+            self._show_error(str(exc))
+            return
+        QtWidgets.QApplication.clipboard().setText(text)
         self.statusBar().showMessage("Copied the scene's recipe (JSON)", 3000)
 
     def _before_key(self) -> tuple:

@@ -285,9 +285,13 @@ def _recipe_text(scene: Scene, path, **dumps) -> str:
     return text
 
 
+def recipe_json(scene: Scene, source: str = "recipe") -> str:
+    """The recipe as the JSON text a ``.json`` file holds (also what Copy recipe puts on the clipboard)."""
+    return _recipe_text(scene, source, indent=1)
+
+
 def write_recipe_json(scene: Scene, path: str | Path) -> None:
-    text = _recipe_text(scene, path, indent=1)
-    atomic_write_bytes(Path(path), text.encode("utf-8"))
+    atomic_write_bytes(Path(path), recipe_json(scene, path).encode("utf-8"))
 
 
 def png_bytes_with_recipe(image: np.ndarray, scene: Scene, *, upscale: int = 1) -> bytes:

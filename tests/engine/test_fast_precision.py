@@ -14,7 +14,8 @@ from strata.engine.core.boundary import Boundary
 from strata.engine.core.edits import Edit
 from strata.engine.core.render import Renderer, RenderRequest, fast_dtype, to_uint8
 from strata.engine.core.scene import Code, Scene
-from strata.engine.core.stylegan import StyleGANConfig, StyleGANGenerator
+from strata.engine.core.stylegan import StyleGANGenerator
+from tests._models import tiny_generator
 
 needs_bf16 = pytest.mark.skipif(fast_dtype(torch.device("cpu")) is None, reason="no native bfloat16 here")
 
@@ -22,14 +23,7 @@ needs_bf16 = pytest.mark.skipif(fast_dtype(torch.device("cpu")) is None, reason=
 def small_generator() -> StyleGANGenerator:
     """128 px with every kind of layer: nearest up-sampling (8-32 px), a plain up-sampling
     layer at 64 px (run as a transposed convolution) and a fused one at 128 px."""
-    torch.manual_seed(1)
-    g = StyleGANGenerator(StyleGANConfig.simple(128, z_dim=16, w_dim=16, fmaps_base=256, fmaps_max=16,
-                                                mapping_layers=2))
-    with torch.no_grad():
-        for p in g.parameters():
-            p.add_(torch.randn_like(p) * 0.1)
-        g.truncation.w_avg.normal_()
-    return g.eval().requires_grad_(False)
+    return tiny_generator(128, fmaps_base=256, seed=1)
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
