@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from strata.engine.core._config_checks import checked_class, pyramid_levels
 from strata.engine.core.errors import ModelLoadError
 from strata.engine.core.incremental import Step
 from strata.engine.core.wplus import WPlusMixin
@@ -62,11 +63,7 @@ class NvidiaStyleGAN2Config:
     truncation_layers: int | None = None  # None: every W+ entry (NVIDIA's default cutoff)
 
     def __post_init__(self) -> None:
-        n_res = int(math.log2(self.resolution)) - 1
-        if 2 ** (n_res + 1) != self.resolution or self.resolution < 8:
-            raise ValueError(f"resolution must be a power of two >= 8, got {self.resolution}")
-        if len(self.channels) != n_res:
-            raise ValueError(f"need {n_res} channel counts for {self.resolution} px, got {self.channels}")
+        pyramid_levels(self.resolution, self.channels, smallest=8)
 
     @property
     def num_layers(self) -> int:
@@ -291,11 +288,7 @@ class NvidiaStyleGAN2Generator(WPlusMixin, nn.Module):
 
     @class_index.setter
     def class_index(self, value: int) -> None:
-        if not self.config.c_dim:
-            raise ValueError("this model is not class-conditional")
-        if not 0 <= int(value) < self.config.c_dim:
-            raise ValueError(f"class {value} is not one of the model's classes 0-{self.config.c_dim - 1}")
-        self._class_index = int(value)
+        self._class_index = checked_class(value, self.config.c_dim)
 
     @property
     def num_classes(self) -> int:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from strata.engine.core._config_checks import pyramid_levels
 from strata.engine.core.incremental import Step
 from strata.engine.core.wplus import WPlusMixin
 
@@ -45,11 +46,7 @@ class StyleGANConfig:
     truncation_psi: float = 0.7  # the release's default psi
 
     def __post_init__(self) -> None:
-        n_res = int(math.log2(self.resolution)) - 1
-        if 2**(n_res + 1) != self.resolution or self.resolution < _INIT_RES:
-            raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
-        if len(self.channels) != n_res:
-            raise ValueError(f"need {n_res} channel counts for {self.resolution} px, got {self.channels}")
+        n_res = pyramid_levels(self.resolution, self.channels, smallest=_INIT_RES)
         if len(self.fused) != n_res - 1:
             raise ValueError(f"need {n_res - 1} fused flags for {self.resolution} px, got {self.fused}")
 

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from strata.engine.core._config_checks import pyramid_levels
 from strata.engine.core.incremental import Step
 from strata.engine.core.wplus import WPlusMixin
 
@@ -49,11 +50,7 @@ class StyleGAN2Config:
     truncation_layers: int | None = None  # None: every W+ entry (this port's convention)
 
     def __post_init__(self) -> None:
-        n_res = int(math.log2(self.resolution)) - 1
-        if 2 ** (n_res + 1) != self.resolution or self.resolution < 8:
-            raise ValueError(f"resolution must be a power of two >= 8, got {self.resolution}")
-        if len(self.channels) != n_res:
-            raise ValueError(f"need {n_res} channel counts for {self.resolution} px, got {self.channels}")
+        pyramid_levels(self.resolution, self.channels, smallest=8)
 
     @property
     def z_dim(self) -> int:

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from strata.engine.core._config_checks import checked_class
 from strata.engine.core._filtered_lrelu import design_lowpass_filter, filtered_lrelu
 from strata.engine.core.errors import ModelLoadError
 from strata.engine.core.incremental import Step
@@ -380,11 +381,7 @@ class StyleGAN3Generator(WPlusMixin, nn.Module):
 
     @class_index.setter
     def class_index(self, value: int) -> None:
-        if not self.config.c_dim:
-            raise ValueError("this model is not class-conditional")
-        if not 0 <= int(value) < self.config.c_dim:
-            raise ValueError(f"class {value} is not one of the model's classes 0-{self.config.c_dim - 1}")
-        self.mapping.class_index = int(value)
+        self.mapping.class_index = checked_class(value, self.config.c_dim)
 
     @property
     def layer_resolutions(self) -> tuple[int, ...]:
