@@ -37,15 +37,26 @@ def test_image_is_drawn_centred_with_its_aspect_ratio(qtbot):
     assert rect.width() == pytest.approx(300) and rect.height() == pytest.approx(150)
 
 
-def test_upscaling_is_crisp_not_blurred(qtbot):
+def checker_view(qtbot):
+    """A 200 px view without caption, showing a 4 x 4 black and white checkerboard."""
     view = make_view(qtbot, 200, 200)
     view.set_caption_visible(False)
     checker = np.zeros((4, 4, 3), np.uint8)
     checker[::2, ::2] = 255
     checker[1::2, 1::2] = 255
     view.set_image(checker)
+    return view
+
+
+def sampled_colours(img):
+    """The colours of every third pixel of a 200 px grab, across and down."""
+    return {img.pixel(x, y) for x in range(0, 200, 3) for y in range(0, 200, 3)}
+
+
+def test_upscaling_is_crisp_not_blurred(qtbot):
+    view = checker_view(qtbot)
     img = grab_image(view)
-    colours = {img.pixel(x, y) for x in range(0, 200, 3) for y in range(0, 200, 3)}
+    colours = sampled_colours(img)
     assert len(colours) == 2  # black and white only: nearest-neighbour
 
 
@@ -224,17 +235,12 @@ def test_double_click_toggles_fit_and_a_closer_look(qtbot):
 
 
 def test_smooth_scaling_toggle_blurs_an_enlarged_image(qtbot):
-    view = make_view(qtbot, 200, 200)
-    view.set_caption_visible(False)
-    checker = np.zeros((4, 4, 3), np.uint8)
-    checker[::2, ::2] = 255
-    checker[1::2, 1::2] = 255
-    view.set_image(checker)
+    view = checker_view(qtbot)
     assert not view.smooth() and not view.action("smooth").isChecked()
     view.action("smooth").trigger()
     assert view.smooth()
     img = grab_image(view)
-    colours = {img.pixel(x, y) for x in range(0, 200, 3) for y in range(0, 200, 3)}
+    colours = sampled_colours(img)
     assert len(colours) > 10  # greys between the squares
     view.set_smooth(False)
     assert not view.action("smooth").isChecked()
